@@ -1,0 +1,10 @@
+"""Experiment specs, planning, running, storing and analysing; the ``hierbench`` CLI.
+
+Data flow: preset TOML --:mod:`harness.spec`--> Spec --:mod:`harness.plan`--> Jobs
+--:mod:`harness.execute`/:mod:`harness.runner`--> Records (:mod:`harness.job`)
+--:mod:`harness.store`--> results.sqlite --:mod:`harness.analysis`--> curves, n*, exponents.
+"""
+
+from harness.store import results_frame
+
+__all__ = ["results_frame"]

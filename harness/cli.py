@@ -1,0 +1,195 @@
+"""The ``hierbench`` command line: run, list, validate, report, show, export.
+
+Every user error (a bad spec key, an unknown learner, a plugin that raises, a locked run folder)
+ends the command with one line ``error: ...`` on stderr and exit code 2; results already stored
+stay in the run's database.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from harness.plugins import PluginError, load_plugin_files
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="hierbench: sample complexity vs dimension, hierarchical vs kernel learners.")
+err = Console(stderr=True)
+out = Console()
+
+PluginOpt = Annotated[list[Path] | None, typer.Option(
+    "--plugin", help="Python file registering extra tasks/learners (repeatable).")]
+
+
+def _fail(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=2)
+
+
+def _load_plugins(plugins: list[Path] | None) -> None:
+    try:
+        load_plugin_files([str(p) for p in plugins or []])
+    except PluginError as exc:
+        _fail(str(exc))
+
+
+def _load_spec(spec: str):
+    from harness.spec import SpecError, load_spec, resolve_spec_path
+
+    try:
+        return load_spec(spec), resolve_spec_path(spec).read_text()
+    except (SpecError, PluginError) as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def run(
+    spec: Annotated[str, typer.Argument(help="Preset name (see `hierbench list`) or TOML path.")],
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Run folder [runs/<name>].")] = None,
+    executor: Annotated[str | None, typer.Option(help="serial | local | dask")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes [cores].")] = None,
+    threads: Annotated[int | None, typer.Option(help="BLAS/torch threads per job.")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address.")] = None,
+    retry_failed: Annotated[bool, typer.Option(help="Re-run failed/timed-out/skipped.")] = False,
+    report: Annotated[bool, typer.Option(help="Build the report at the end.")] = True,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    plugin: PluginOpt = None,
+) -> None:
+    """Run (or resume) a benchmark spec and build its report."""
+    from harness.runner import RunOptions, run_spec
+    from harness.store import RunLockedError
+
+    _load_plugins(plugin)
+    spec_obj, text = _load_spec(spec)
+    if executor is not None and executor not in ("serial", "local", "dask"):
+        _fail(f"--executor must be serial, local or dask, got {executor!r}")
+    for name, value in (("--workers", workers), ("--threads", threads)):
+        if value is not None and value <= 0:
+            _fail(f"{name} must be > 0, got {value}")
+    run_dir = out_dir or Path("runs") / spec_obj.name
+    options = RunOptions(executor=executor, workers=workers, threads=threads,
+                         scheduler=scheduler, retry_failed=retry_failed, progress=progress)
+    try:
+        summary = run_spec(spec_obj, run_dir, options, spec_text=text, console=err)
+    except RunLockedError as exc:
+        _fail(str(exc))
+    _print_summary(run_dir)
+    if summary.interrupted:
+        err.print(f"interrupted: stored results are kept in {run_dir}; "
+                  "run the same command again to resume.")
+        raise typer.Exit(code=130)
+    if report:
+        _build_report(run_dir)
+
+
+def _print_summary(run_dir: Path) -> None:
+    from harness.store import results_frame
+
+    df = results_frame(run_dir)
+    table = Table(title=f"jobs in {run_dir}")
+    for col in ("learner", "ok", "failed", "timeout", "skipped", "fit time (s)"):
+        table.add_column(col, justify="right" if col != "learner" else "left")
+    if len(df):
+        counts = df.groupby(["label", "status"]).size().unstack(fill_value=0)
+        fit = df.groupby("label")["fit_wall_s"].sum()
+        for label, row in counts.iterrows():
+            table.add_row(str(label), *(str(int(row.get(s, 0))) for s in
+                                        ("ok", "failed", "timeout", "skipped")),
+                          f"{fit.get(label, 0.0):.1f}")
+    err.print(table)
+
+
+def _build_report(run_dir: Path) -> None:
+    from reports import build_report
+
+    try:
+        folder = build_report(run_dir)
+    except Exception as exc:  # noqa: BLE001 - the results stay; say why the report failed
+        _fail(f"report failed ({type(exc).__name__}: {exc}); results are in {run_dir}")
+    out.print(f"report: {Path(folder) / 'report.html'}")
+    out.print(f"report: {Path(folder) / 'report.md'}")
+
+
+@app.command("list")
+def list_(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    plugin: PluginOpt = None,
+) -> None:
+    """List the available tasks, learners and presets."""
+    from harness.spec import preset_names
+    from learners import available_learners
+    from tasks import available_tasks
+
+    _load_plugins(plugin)
+    data = {"tasks": available_tasks(), "learners": available_learners(),
+            "presets": preset_names()}
+    if as_json:
+        typer.echo(json.dumps(data))
+        return
+    for kind, names in data.items():
+        out.print(f"[bold]{kind}[/]: {', '.join(names)}")
+
+
+@app.command()
+def validate(spec: str, plugin: PluginOpt = None) -> None:
+    """Check a spec (keys, values, task and learner names and params) without running it."""
+    from harness.plan import plan
+
+    _load_plugins(plugin)
+    spec_obj, _ = _load_spec(spec)
+    series = plan(spec_obj)
+    out.print(f"{spec_obj.name}: valid; {len(series)} series, "
+              f"{sum(len(s.jobs) for s in series)} jobs")
+
+
+@app.command()
+def report(run_dir: Path, plugin: PluginOpt = None) -> None:
+    """Build report.md, report.html, figures and tables for a run folder."""
+    _load_plugins(plugin)
+    _check_run_dir(run_dir)
+    _build_report(run_dir)
+
+
+@app.command()
+def show(run_dir: Path) -> None:
+    """Print the exponent table and the failures of a run in the terminal."""
+    from reports import show_summary
+
+    _check_run_dir(run_dir)
+    show_summary(run_dir, console=out)
+
+
+@app.command()
+def export(
+    run_dir: Path,
+    format: Annotated[str, typer.Option("--format", help="csv | parquet")] = "csv",
+    output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
+) -> None:
+    """Write the run's records to CSV or Parquet."""
+    from harness.store import export as export_records
+
+    _check_run_dir(run_dir)
+    try:
+        path = export_records(run_dir, format, output)
+    except ValueError as exc:
+        _fail(str(exc))
+    out.print(str(path))
+
+
+def _check_run_dir(run_dir: Path) -> None:
+    if not (run_dir / "results.sqlite").is_file():
+        _fail(f"{run_dir} is not a run folder (no results.sqlite)")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,259 @@
+"""Executors: where jobs run.  All share one small interface so the run loop does not care.
+
+* :class:`SerialExecutor` runs each job in the driver process (use it with pdb).  It cannot enforce
+  timeouts or memory caps, and a job that kills its process kills the run.
+* :class:`LocalExecutor` keeps ``workers`` long-lived worker processes (``spawn`` start method).  The
+  driver watches each one: a job past its timeout is killed and recorded as ``timeout``; a worker
+  whose resident memory passes the cap is killed and its job recorded as ``failed``; a worker that
+  dies (``os._exit``, segfault, the kernel's OOM killer) has its job recorded as ``failed`` with the
+  exit code or signal.  A replacement worker starts and the run goes on.
+* :class:`harness.dask_executor.DaskExecutor` runs jobs on a Dask cluster (same interface).
+
+Interface: ``submit(job)`` queues a job; ``poll(timeout)`` returns the ``(job, record)`` pairs that
+finished within ``timeout`` seconds; ``pending()`` counts queued + running jobs; ``close()`` stops
+the workers.  Records are created in workers but stored only by the driver.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import signal
+import time
+from collections import deque
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import Any, Protocol
+
+import psutil
+
+from harness.job import JobContext, base_record, now_iso, run_job
+from harness.plan import Job
+from harness.record import Record
+
+MEMORY_CHECK_S = 0.25
+
+
+class Executor(Protocol):
+    def submit(self, job: Job) -> None: ...
+    def poll(self, timeout: float) -> list[tuple[Job, Record]]: ...
+    def pending(self) -> int: ...
+    def close(self) -> None: ...
+
+
+class SerialExecutor:
+    """Run jobs one after another in this process."""
+
+    def __init__(self, ctx: JobContext):
+        self.ctx = ctx
+        self._queue: deque[Job] = deque()
+
+    def submit(self, job: Job) -> None:
+        self._queue.append(job)
+
+    def poll(self, timeout: float) -> list[tuple[Job, Record]]:
+        if not self._queue:
+            return []
+        job = self._queue.popleft()
+        return [(job, run_job(job, self.ctx))]
+
+    def pending(self) -> int:
+        return len(self._queue)
+
+    def close(self) -> None:
+        self._queue.clear()
+
+
+def _worker_main(conn: Connection, ctx: JobContext) -> None:
+    """Worker process loop: receive a job, run it, send back its record; None stops."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver handles Ctrl-C
+    from harness.plugins import load_plugin_files
+
+    load_plugin_files(ctx.plugins)
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        if job is None:
+            return
+        conn.send(run_job(job, ctx))
+
+
+@dataclass
+class _Worker:
+    proc: Any
+    conn: Connection
+    job: Job | None = None
+    started: float = 0.0
+
+    @property
+    def pid(self) -> int:
+        return int(self.proc.pid)
+
+
+class LocalExecutor:
+    """A pool of worker processes with per-job timeout, memory cap and crash isolation."""
+
+    def __init__(self, ctx: JobContext, workers: int, timeout_s: float,
+                 memory_bytes: float | None = None):
+        self.ctx = ctx
+        self.n_workers = max(1, int(workers))
+        self.timeout_s = float(timeout_s)
+        self.memory_bytes = memory_bytes
+        self._mp = mp.get_context("spawn")
+        self._queue: deque[Job] = deque()
+        self._workers: list[_Worker] = []
+        self._last_mem_check = 0.0
+
+    # -- interface ----------------------------------------------------------------------------
+    def submit(self, job: Job) -> None:
+        self._queue.append(job)
+
+    def pending(self) -> int:
+        return len(self._queue) + sum(w.job is not None for w in self._workers)
+
+    def poll(self, timeout: float) -> list[tuple[Job, Record]]:
+        self._dispatch()
+        busy = [w for w in self._workers if w.job is not None]
+        if not busy:
+            return []
+        results: list[tuple[Job, Record]] = []
+        waitables = [w.conn for w in busy] + [w.proc.sentinel for w in busy]
+        ready = set(wait(waitables, timeout=min(timeout, MEMORY_CHECK_S)))
+        for w in busy:
+            if w.conn in ready or w.proc.sentinel in ready:
+                results.extend(self._collect(w))
+        results.extend(self._enforce_limits())
+        self._dispatch()
+        return results
+
+    def close(self) -> None:
+        for w in self._workers:
+            try:
+                w.conn.send(None)
+            except (BrokenPipeError, OSError):
+                pass
+        deadline = time.monotonic() + 5.0
+        for w in self._workers:
+            if w.job is not None:
+                self._kill(w)
+            w.proc.join(timeout=max(0.0, deadline - time.monotonic()))
+            if w.proc.is_alive():
+                self._kill(w)
+        self._workers.clear()
+        self._queue.clear()
+
+    # -- internals ----------------------------------------------------------------------------
+    def _spawn(self) -> _Worker:
+        parent, child = self._mp.Pipe()
+        proc = self._mp.Process(target=_worker_main, args=(child, self.ctx), daemon=True)
+        proc.start()
+        child.close()
+        return _Worker(proc=proc, conn=parent)
+
+    def _dispatch(self) -> None:
+        while self._queue:
+            idle = [w for w in self._workers if w.job is None and w.proc.is_alive()]
+            if not idle and len(self._workers) < self.n_workers:
+                self._workers.append(self._spawn())
+                continue
+            if not idle:
+                return
+            w = idle[0]
+            job = self._queue.popleft()
+            try:
+                w.conn.send(job)
+            except (BrokenPipeError, OSError):
+                self._queue.appendleft(job)
+                self._replace(w)
+                continue
+            w.job, w.started = job, time.monotonic()
+
+    def _collect(self, w: _Worker) -> list[tuple[Job, Record]]:
+        job = w.job
+        assert job is not None
+        if w.conn.poll():
+            try:
+                record = w.conn.recv()
+                w.job = None
+                return [(job, record)]
+            except (EOFError, OSError):
+                pass
+        if not w.proc.is_alive():
+            w.proc.join(timeout=1.0)
+            record = _died_record(job, w.proc.exitcode, w.started)
+            self._replace(w)
+            return [(job, record)]
+        return []
+
+    def _enforce_limits(self) -> list[tuple[Job, Record]]:
+        out = []
+        now = time.monotonic()
+        check_mem = self.memory_bytes is not None and now - self._last_mem_check >= MEMORY_CHECK_S
+        if check_mem:
+            self._last_mem_check = now
+        for w in list(self._workers):
+            if w.job is None:
+                continue
+            elapsed = now - w.started
+            if elapsed > self.timeout_s:
+                rec = base_record(w.job, "timeout", reason=(
+                    f"exceeded the per-job timeout of {self.timeout_s:g} s; worker killed"),
+                    fit_wall_s=elapsed, started_at=_iso_ago(elapsed), finished_at=now_iso())
+                out.append((w.job, rec))
+                self._replace(w)
+            elif check_mem:
+                rss = _tree_rss(w.pid)
+                if rss > self.memory_bytes:
+                    rec = base_record(w.job, "failed", reason=(
+                        f"exceeded the memory cap: {rss / 2**30:.2f} GiB > "
+                        f"{self.memory_bytes / 2**30:.2f} GiB; worker killed"),
+                        peak_mem_bytes=rss, started_at=_iso_ago(elapsed), finished_at=now_iso())
+                    out.append((w.job, rec))
+                    self._replace(w)
+        return out
+
+    def _kill(self, w: _Worker) -> None:
+        try:
+            for child in psutil.Process(w.pid).children(recursive=True):
+                child.kill()
+        except psutil.Error:
+            pass
+        if w.proc.is_alive():
+            w.proc.kill()
+        w.proc.join(timeout=5.0)
+
+    def _replace(self, w: _Worker) -> None:
+        self._kill(w)
+        w.conn.close()
+        self._workers.remove(w)
+
+
+def _tree_rss(pid: int) -> int:
+    """Resident memory of a process and its children, bytes."""
+    try:
+        proc = psutil.Process(pid)
+        procs = [proc, *proc.children(recursive=True)]
+        return sum(p.memory_info().rss for p in procs)
+    except psutil.Error:
+        return 0
+
+
+def _died_record(job: Job, exitcode: int | None, started: float) -> Record:
+    if exitcode is not None and exitcode < 0:
+        try:
+            how = f"killed by signal {signal.Signals(-exitcode).name}"
+        except ValueError:
+            how = f"killed by signal {-exitcode}"
+    else:
+        how = f"exited with code {exitcode}"
+    hint = " (out of memory?)" if exitcode == -signal.SIGKILL else ""
+    elapsed = time.monotonic() - started
+    return base_record(job, "failed", reason=f"worker process died: {how}{hint}",
+                       started_at=_iso_ago(elapsed), finished_at=now_iso())
+
+
+def _iso_ago(seconds: float) -> str:
+    from datetime import UTC, datetime, timedelta
+
+    return (datetime.now(UTC) - timedelta(seconds=seconds)).isoformat(timespec="seconds")

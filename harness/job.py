@@ -1,0 +1,204 @@
+"""Running one job: draw data, fit, predict, measure, and return a :class:`~harness.record.Record`.
+
+Data (DESIGN.md, "Definitions"):
+
+* the teacher is ``make_task(task, d, seed, **params)``;
+* the training set is ``task.sample(n, rng_train)`` with ``rng_train = default_rng([seed, 1])``
+  (the same stream for every n of a series, so the sets nest wherever a task draws X first);
+* the test set is drawn once per (task instance, d, seed) with ``default_rng([seed, 2])``: inputs
+  from the task's law and *noiseless* labels y* = ``task.target(X_test)``.
+
+Test error = mean((f(X_test) - y*)^2) / Var(y*), Var over the test set: 1.0 = predicting the mean.
+
+Measurements: wall and CPU seconds of ``fit`` (tuning included) and of ``predict``; peak resident
+memory of the process during the job (Linux: VmHWM, reset before the job through
+``/proc/self/clear_refs``; elsewhere ``ru_maxrss``).  BLAS and torch threads are limited to
+``threads`` for the duration of the job.  Every exception is caught and recorded as ``failed``
+with a one-line reason and the traceback's tail; nothing a learner does can stop the run.
+"""
+
+from __future__ import annotations
+
+import platform
+import resource
+import socket
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from harness.plan import Job
+from harness.record import Record
+
+TRACEBACK_LINES = 15
+
+
+@dataclass
+class JobContext:
+    """How a job runs (not what it computes): threads, memory cap, plugin files to load."""
+
+    threads: int = 1
+    memory_bytes: float | None = None
+    plugins: list[str] = field(default_factory=list)
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def test_set(task: Any, seed: int, n_test: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fixed held-out set of the (task instance, d, seed): inputs and noiseless labels."""
+    X = task._draw_inputs(n_test, np.random.default_rng([int(seed), 2]))
+    return X, np.asarray(task.target(X), dtype=np.float64)
+
+
+def training_set(task: Any, seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    return task.sample(n, np.random.default_rng([int(seed), 1]))
+
+
+def normalised_mse(pred: np.ndarray, y_true: np.ndarray) -> float:
+    """mean((pred - y)^2) / Var(y); Var is the population variance of y."""
+    var = float(np.var(y_true))
+    return float(np.mean((np.asarray(pred, dtype=np.float64).ravel() - y_true) ** 2) / var)
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for mod in ("numpy", "scipy", "sklearn", "torch", "hierbench"):
+        try:
+            if mod == "hierbench":
+                from importlib.metadata import version
+
+                out[mod] = version("hierbench")
+            else:
+                out[mod] = getattr(__import__(mod), "__version__", "?")
+        except Exception:  # noqa: BLE001 - a missing optional package is just absent
+            continue
+    return out
+
+
+def base_record(job: Job, status: str, **fields: Any) -> Record:
+    """A record with the job's identity filled in."""
+    return Record(
+        key=job.key, task=job.task, task_label=job.task_label, task_params=job.task_params,
+        d=job.d, learner=job.learner, label=job.label, learner_params=job.learner_params,
+        n=job.n, seed=job.seed, n_test=job.n_test, status=status,
+        host=socket.gethostname(), **fields,
+    )
+
+
+def failure_record(job: Job, exc: BaseException, started: str, **fields: Any) -> Record:
+    tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    tail = "".join(tb).strip().splitlines()[-TRACEBACK_LINES:]
+    return base_record(
+        job, "failed", reason=one_line(exc), traceback="\n".join(tail),
+        started_at=started, finished_at=now_iso(), **fields,
+    )
+
+
+def one_line(exc: BaseException) -> str:
+    msg = str(exc).strip().splitlines()
+    text = f"{type(exc).__name__}: {msg[0]}" if msg else type(exc).__name__
+    return text[:500]
+
+
+class _Peak:
+    """Peak RSS of this process during a block (bytes)."""
+
+    def __enter__(self) -> "_Peak":
+        self._linux = sys.platform.startswith("linux")
+        if self._linux:
+            try:
+                with open("/proc/self/clear_refs", "w") as fh:
+                    fh.write("5")
+            except OSError:
+                self._linux = False
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.bytes = self._read()
+
+    def _read(self) -> int:
+        if self._linux:
+            with open("/proc/self/status") as fh:
+                for line in fh:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) * 1024
+        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+def limit_threads(threads: int) -> Any:
+    """Context manager limiting BLAS/OpenMP (threadpoolctl) and torch intra-op threads."""
+    from threadpoolctl import threadpool_limits
+
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(int(threads))
+    return threadpool_limits(limits=int(threads))
+
+
+def run_job(job: Job, ctx: JobContext | None = None) -> Record:
+    """Run one job to a Record; never raises (except KeyboardInterrupt/SystemExit)."""
+    ctx = ctx or JobContext()
+    started = now_iso()
+    extra: dict[str, Any] = {"threads": ctx.threads, "versions": versions()}
+    try:
+        return _fit_and_score(job, ctx, started, extra)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - a learner's failure is a result
+        return failure_record(job, exc, started, **extra)
+
+
+def _fit_and_score(job: Job, ctx: JobContext, started: str, extra: dict[str, Any]) -> Record:
+    from learners import learner_family, make_learner
+    from learners.base import set_random_state
+    from tasks import make_task
+
+    task = make_task(job.task, d=job.d, seed=job.seed, **job.task_params)
+    info = task.info()
+    extra.update(task_info=info, hierarchy_index=info.get("hierarchy_index"),
+                 top_share=info.get("top_share"))
+    X_test, y_test = test_set(task, job.seed, job.n_test)
+    X, y = training_set(task, job.seed, job.n)
+    est = set_random_state(make_learner(job.learner, **job.learner_params), job.seed)
+    extra["family"] = learner_family(est)
+    with limit_threads(ctx.threads), _Peak() as peak:
+        t0, c0 = time.perf_counter(), time.process_time()
+        est.fit(X, y)
+        fit_wall, fit_cpu = time.perf_counter() - t0, time.process_time() - c0
+        t1 = time.perf_counter()
+        pred = np.asarray(est.predict(X_test), dtype=np.float64).ravel()
+        predict_wall = time.perf_counter() - t1
+        train_pred = np.asarray(est.predict(X), dtype=np.float64).ravel()
+    fit_info = _jsonable(getattr(est, "fit_info_", {}))
+    timing = dict(fit_wall_s=fit_wall, fit_cpu_s=fit_cpu, predict_wall_s=predict_wall,
+                  peak_mem_bytes=peak.bytes, fit_info=fit_info)
+    if pred.shape != y_test.shape or not np.all(np.isfinite(pred)):
+        bad = int(np.sum(~np.isfinite(pred))) if pred.shape == y_test.shape else -1
+        reason = (f"predictions contain {bad} NaN/inf values" if bad >= 0
+                  else f"predict returned shape {pred.shape}, expected {y_test.shape}")
+        return base_record(job, "failed", reason=reason, started_at=started,
+                           finished_at=now_iso(), **timing, **extra)
+    return base_record(
+        job, "ok", test_error=normalised_mse(pred, y_test),
+        train_error=normalised_mse(train_pred, y) if np.all(np.isfinite(train_pred)) else None,
+        started_at=started, finished_at=now_iso(), **timing, **extra,
+    )
+
+
+def _jsonable(obj: Any) -> Any:
+    """Best-effort conversion of a learner's fit_info_ to JSON types."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (np.generic,)):
+        return obj.item()
+    if isinstance(obj, (str, int, float, bool)) or obj is None:
+        return obj
+    return repr(obj)
+

@@ -1,0 +1,204 @@
+"""The run loop: spec -> plan -> scheduler -> executor -> store, with a progress bar.
+
+A run lives in one folder: ``spec.toml`` (the spec as given), ``spec.json`` (as validated),
+``provenance.json`` (commit, versions, machine, times), ``results.sqlite`` (one row per job), and
+``report/`` once a report is built.  Running the same spec into the same folder resumes: every job
+whose record is stored is skipped (failed/timeout/skipped ones are re-run with ``retry_failed``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from harness.execute import LocalExecutor, SerialExecutor
+from harness.job import JobContext, now_iso, versions
+from harness.plan import Job, plan
+from harness.plugins import plugin_paths
+from harness.record import Record
+from harness.schedule import TIME_SLACK, Scheduler
+from harness.spec import Spec
+from harness.store import ResultStore, RunLock
+
+
+@dataclass
+class RunOptions:
+    executor: str | None = None       # serial | local | dask (None: the spec's)
+    workers: int | None = None
+    threads: int | None = None
+    scheduler: str | None = None      # dask scheduler address
+    retry_failed: bool = False
+    progress: bool = True
+
+
+@dataclass
+class RunSummary:
+    run_dir: Path
+    total: int
+    already_done: int
+    counts: Counter = field(default_factory=Counter)
+    interrupted: bool = False
+
+
+def resource_admission(spec: Spec):
+    """Admission check from the learner's resource model against the run's budget."""
+    from learners import learner_resources, make_learner
+
+    cap = spec.budget.memory_gb * 2**30
+    learners: dict[str, Any] = {}
+
+    def admit(job: Job) -> str | None:
+        if job.label not in learners:
+            learners[job.label] = make_learner(job.learner, **job.learner_params)
+        res = learner_resources(learners[job.label], job.n, job.d)
+        if res is None:
+            return None
+        if res.memory_bytes > cap:
+            return (f"predicted peak memory {res.memory_bytes / 2**30:.2f} GiB > memory cap "
+                    f"{spec.budget.memory_gb:g} GiB")
+        if res.seconds is not None and res.seconds > TIME_SLACK * spec.budget.timeout_s:
+            return (f"predicted fit time {res.seconds:.0f} s > {TIME_SLACK:g} x timeout "
+                    f"{spec.budget.timeout_s:g} s")
+        return None
+
+    return admit
+
+
+def choose_workers(options: RunOptions, spec: Spec) -> tuple[int, int]:
+    """(worker processes, threads per job); defaults: one worker per core, cores // workers."""
+    cores = os.cpu_count() or 1
+    kind = options.executor or spec.execution.executor
+    workers = options.workers or spec.execution.workers or (1 if kind == "serial" else cores)
+    threads = options.threads or spec.execution.threads_per_job or max(1, cores // workers)
+    return workers, threads
+
+
+def make_executor(kind: str, ctx: JobContext, workers: int, spec: Spec, options: RunOptions):
+    mem = spec.budget.memory_gb * 2**30
+    if kind == "serial":
+        return SerialExecutor(ctx)
+    if kind == "local":
+        return LocalExecutor(ctx, workers=workers, timeout_s=spec.budget.timeout_s,
+                             memory_bytes=mem)
+    if kind == "dask":
+        from harness.dask_executor import DaskExecutor
+
+        return DaskExecutor(ctx, workers=workers, timeout_s=spec.budget.timeout_s,
+                            memory_bytes=mem,
+                            scheduler=options.scheduler or spec.execution.scheduler)
+    raise ValueError(f"unknown executor {kind!r}; choose serial, local or dask")
+
+
+def provenance(spec: Spec, started: str, finished: str | None, threads: int, workers: int,
+               executor: str) -> dict[str, Any]:
+    return {
+        "spec": spec.name, "git_commit": _git_commit(), "versions": versions(),
+        "hostname": platform.node(), "platform": platform.platform(),
+        "cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
+        "gpu": _gpu_name(), "threads_per_job": threads, "workers": workers,
+        "executor": executor, "started_at": started, "finished_at": finished,
+    }
+
+
+def _git_commit() -> str | None:
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
+                             text=True, timeout=5)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _gpu_name() -> str | None:
+    try:
+        import torch
+
+        return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def write_spec_files(run_dir: Path, spec: Spec, spec_text: str | None) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "spec.json").write_text(json.dumps(spec.model_dump(), indent=2))
+    if spec_text is not None:
+        (run_dir / "spec.toml").write_text(spec_text)
+
+
+def run_spec(spec: Spec, run_dir: str | Path, options: RunOptions | None = None,
+             spec_text: str | None = None, console: Console | None = None) -> RunSummary:
+    """Run (or resume) every job of ``spec`` into ``run_dir``; returns counts per status."""
+    options = options or RunOptions()
+    console = console or Console(stderr=True)
+    run_dir = Path(run_dir)
+    kind = options.executor or spec.execution.executor
+    workers, threads = choose_workers(options, spec)
+    with RunLock(run_dir), ResultStore(run_dir) as store:
+        write_spec_files(run_dir, spec, spec_text)
+        started = now_iso()
+        prov_path = run_dir / "provenance.json"
+        prov_path.write_text(json.dumps(
+            provenance(spec, started, None, threads, workers, kind), indent=2))
+        sched = Scheduler(plan(spec), {r.key: r for r in store.records()}, spec.eps,
+                          adaptive=spec.adaptive, retry_failed=options.retry_failed,
+                          admit=resource_admission(spec))
+        summary = RunSummary(run_dir, sched.total, sched.already_done())
+        ctx = JobContext(threads=threads, memory_bytes=spec.budget.memory_gb * 2**30,
+                         plugins=plugin_paths())
+        executor = make_executor(kind, ctx, workers, spec, options)
+        try:
+            _loop(sched, executor, store, summary, console, options.progress)
+        except KeyboardInterrupt:
+            summary.interrupted = True
+        finally:
+            executor.close()
+            prov_path.write_text(json.dumps(
+                provenance(spec, started, now_iso(), threads, workers, kind), indent=2))
+    return summary
+
+
+def _loop(sched: Scheduler, executor: Any, store: ResultStore, summary: RunSummary,
+          console: Console, show: bool) -> None:
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("failed {task.fields[failed]}"), TimeElapsedColumn(),
+               TextColumn("eta"), TimeRemainingColumn()]
+    with Progress(*columns, console=console, disable=not show, transient=False) as bar:
+        task_id = bar.add_task("jobs", total=summary.total, completed=summary.already_done,
+                               failed=0)
+
+        def stored(rec: Record) -> None:
+            store.write(rec)
+            summary.counts[rec.status] += 1
+            bar.update(task_id, advance=1,
+                       failed=summary.counts["failed"] + summary.counts["timeout"])
+
+        while True:
+            jobs, skips = sched.step()
+            for rec in skips:
+                stored(rec)
+            for job in jobs:
+                executor.submit(job)
+            if executor.pending() == 0 and not jobs and not skips:
+                if sched.finished():
+                    break
+                raise RuntimeError("scheduler stalled with unfinished series (a bug)")
+            for job, rec in executor.poll(timeout=0.5):
+                stored(rec)
+                sched.complete(job, rec)

@@ -1,0 +1,141 @@
+"""Which job runs next: resume, resource admission and the adaptive n-search.
+
+For every series (one learning curve of one seed, see :mod:`harness.plan`) the scheduler walks the
+n-grid upwards:
+
+* a job whose record is already stored is *done* and not run again (``failed``, ``timeout`` and
+  ``skipped`` records are re-run only with ``retry_failed``);
+* before a job is released, the learner's resource model is asked for its peak memory and time at
+  (n, d); a job predicted to exceed the memory cap, or to take more than ``TIME_SLACK`` times the
+  per-job timeout, is not run but stored as ``skipped`` with the reason ("resource model: ...");
+* with ``adaptive`` on, a series releases its next n only when the previous one finished with
+  test error > eps; once a job reaches eps (or times out, or cannot fit), the remaining larger n
+  of that series are stored as ``skipped`` with the reason ("adaptive: ..."), so every grid point
+  is accounted for.  Without ``adaptive`` all admitted jobs are released at once.
+
+The eps threshold of a record is ``eps.value`` (absolute) or ``eps.value * top_share`` of the
+record's teacher (relative; see DESIGN.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from harness.job import base_record, now_iso
+from harness.plan import Job, Series
+from harness.record import Record
+from harness.spec import Eps
+
+TIME_SLACK = 3.0
+FINAL = ("ok",)
+RETRYABLE = ("failed", "timeout", "skipped")
+
+Admission = Callable[[Job], "str | None"]
+
+
+def eps_threshold(eps: Eps, record: Record) -> float | None:
+    """The error a record must reach: absolute eps, or eps * top level share."""
+    if eps.kind == "absolute":
+        return eps.value
+    if record.top_share is None:
+        return None
+    return eps.value * float(record.top_share)
+
+
+def reached(eps: Eps, record: Record) -> bool:
+    thr = eps_threshold(eps, record)
+    return (record.status == "ok" and record.test_error is not None and thr is not None
+            and record.test_error <= thr)
+
+
+@dataclass
+class _State:
+    series: Series
+    pos: int = 0               # index of the next job to consider
+    running: bool = False
+    stop_reason: str | None = None
+
+
+@dataclass
+class Scheduler:
+    series: list[Series]
+    done: dict[str, Record]
+    eps: Eps
+    adaptive: bool = False
+    retry_failed: bool = False
+    admit: Admission | None = None
+    _states: list[_State] = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.retry_failed:
+            self.done = {k: r for k, r in self.done.items() if r.status not in RETRYABLE}
+        self._states = [_State(s) for s in self.series]
+        self._by_series = {s.key: st for s, st in zip(self.series, self._states, strict=True)}
+
+    @property
+    def total(self) -> int:
+        return sum(len(s.jobs) for s in self.series)
+
+    def already_done(self) -> int:
+        keys = {j.key for s in self.series for j in s.jobs}
+        return len(keys & set(self.done))
+
+    def step(self) -> tuple[list[Job], list[Record]]:
+        """Jobs to run now, and skip records to store now."""
+        jobs: list[Job] = []
+        skips: list[Record] = []
+        for st in self._states:
+            if st.running:
+                continue
+            while st.pos < len(st.series.jobs):
+                job = st.series.jobs[st.pos]
+                if job.key in self.done:
+                    self._after(st, self.done[job.key])
+                    st.pos += 1
+                    continue
+                if st.stop_reason is not None:
+                    skips.append(self._skip(job, st.stop_reason))
+                    st.pos += 1
+                    continue
+                reason = self.admit(job) if self.admit else None
+                if reason is not None:
+                    skips.append(self._skip(job, f"resource model: {reason}"))
+                    if self.adaptive:
+                        st.stop_reason = f"adaptive: n={job.n} does not fit the budget"
+                    st.pos += 1
+                    continue
+                jobs.append(job)
+                st.pos += 1
+                if self.adaptive:
+                    st.running = True
+                    break
+        return jobs, skips
+
+    def complete(self, job: Job, record: Record) -> None:
+        """Tell the scheduler a job finished (its record is stored by the caller)."""
+        self.done[record.key] = record
+        st = self._by_series.get(job.series_key)
+        if st is not None:
+            st.running = False
+            self._after(st, record)
+
+    def finished(self) -> bool:
+        return all(st.pos >= len(st.series.jobs) and not st.running for st in self._states)
+
+    def _after(self, st: _State, record: Record) -> None:
+        if not self.adaptive or st.stop_reason is not None:
+            return
+        if reached(self.eps, record):
+            st.stop_reason = f"adaptive: eps reached at n={record.n}"
+        elif record.status == "timeout":
+            st.stop_reason = f"adaptive: n={record.n} timed out"
+        elif record.status == "skipped":
+            st.stop_reason = f"adaptive: n={record.n} was skipped"
+
+    def _skip(self, job: Job, reason: str) -> Record:
+        rec = base_record(job, "skipped", reason=reason, started_at=now_iso(),
+                          finished_at=now_iso())
+        self.done[job.key] = rec
+        return rec
+

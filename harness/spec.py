@@ -1,0 +1,258 @@
+"""Experiment specs: TOML files validated with pydantic.
+
+A spec names the tasks (with their d-grid), the learners, the n-grid, the seeds, the target error
+eps, the test-set size and the budgets.  Example::
+
+    name = "smoke"
+    seeds = 2                      # or a list: [0, 1]
+    n_test = 500
+    eps = 0.1                      # absolute; or  [eps] kind = "relative"  value = 0.5
+    adaptive = false               # grow n per series only until eps is reached
+
+    [n_grid]
+    n_min = 32
+    n_max = 256
+    ratio = 1.4142135623730951     # geometric grid n_i = round(n_min * ratio^i) <= n_max
+
+    [budget]
+    timeout_s = 60                 # per job, wall seconds
+    memory_gb = 4                  # per job, peak resident memory
+
+    [[tasks]]
+    name = "multi_index"
+    d = [4, 8]
+    params = { p = 2 }
+    grid = { r = [1, 2] }          # optional: one task instance per combination
+
+    [[learners]]
+    name = "krr"
+    label = "krr-rbf"              # optional; must be unique
+    params = { kernel = "rbf" }
+
+Every mistake (an unknown key, a wrong type, d <= 0, n_min > n_max, an unknown task or learner, a
+parameter the learner does not take) raises :class:`SpecError` with one line naming the key.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+PositiveInt = Annotated[int, Field(gt=0)]
+
+
+class SpecError(ValueError):
+    """A spec is invalid; the message is one line naming the key and the problem."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TaskSpec(_Strict):
+    """One task family entry: a registry name, fixed params, an optional params grid, a d-grid."""
+
+    name: str
+    label: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+    d: list[PositiveInt] = Field(min_length=1)
+
+    def instances(self) -> list[tuple[str, dict[str, Any]]]:
+        """(label, params) for each combination of the grid, params merged over the fixed ones."""
+        keys = sorted(self.grid)
+        out = []
+        for values in itertools.product(*(self.grid[k] for k in keys)) if keys else [()]:
+            params = {**self.params, **dict(zip(keys, values, strict=True))}
+            out.append((task_label(self.label or self.name, params), params))
+        return out
+
+
+class LearnerSpec(_Strict):
+    name: str
+    label: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def display(self) -> str:
+        return self.label or self.name
+
+
+class NGrid(_Strict):
+    """Geometric grid n_i = round(n_min * ratio^i), i = 0, 1, ..., while n_i <= n_max."""
+
+    n_min: PositiveInt
+    n_max: PositiveInt
+    ratio: float = Field(default=math.sqrt(2), gt=1.0)
+
+    @model_validator(mode="after")
+    def _order(self) -> "NGrid":
+        if self.n_min > self.n_max:
+            raise ValueError(f"n_min ({self.n_min}) must be <= n_max ({self.n_max})")
+        return self
+
+    def values(self) -> list[int]:
+        out: list[int] = []
+        i = 0
+        while True:
+            n = int(round(self.n_min * self.ratio**i))
+            if n > self.n_max:
+                break
+            if not out or n > out[-1]:
+                out.append(n)
+            i += 1
+        return out
+
+
+class Eps(_Strict):
+    """Target test error: absolute, or relative = value * (top level's variance share)."""
+
+    kind: Literal["absolute", "relative"] = "absolute"
+    value: float = Field(gt=0.0)
+
+
+class Budget(_Strict):
+    timeout_s: float = Field(default=600.0, gt=0)
+    memory_gb: float = Field(default=8.0, gt=0)
+
+
+class Execution(_Strict):
+    executor: Literal["serial", "local", "dask"] = "local"
+    workers: PositiveInt | None = None
+    threads_per_job: PositiveInt | None = None
+    scheduler: str | None = None
+
+
+class Spec(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
+    description: str = ""
+    tasks: list[TaskSpec] = Field(min_length=1)
+    learners: list[LearnerSpec] = Field(min_length=1)
+    n_grid: NGrid
+    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
+    eps: Eps = Eps(value=0.1)
+    n_test: PositiveInt = 2000
+    adaptive: bool = False
+    budget: Budget = Budget()
+    execution: Execution = Execution()
+
+    @field_validator("seeds", mode="before")
+    @classmethod
+    def _seed_count(cls, v: Any) -> Any:
+        if isinstance(v, int) and not isinstance(v, bool):
+            if v <= 0:
+                raise ValueError(f"seed count must be > 0, got {v}")
+            return list(range(v))
+        return v
+
+    @field_validator("eps", mode="before")
+    @classmethod
+    def _eps_number(cls, v: Any) -> Any:
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return {"kind": "absolute", "value": v}
+        return v
+
+    @model_validator(mode="after")
+    def _unique_labels(self) -> "Spec":
+        labels = [lr.display for lr in self.learners]
+        dup = sorted({x for x in labels if labels.count(x) > 1})
+        if dup:
+            raise ValueError(f"learner labels must be unique; give a `label` to: {', '.join(dup)}")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError("seeds must be distinct")
+        return self
+
+
+def task_label(name: str, params: dict[str, Any]) -> str:
+    """``name(k1=v1,k2=v2)`` with sorted keys; just ``name`` without params."""
+    if not params:
+        return name
+    inner = ",".join(f"{k}={_short(v)}" for k, v in sorted(params.items()))
+    return f"{name}({inner})"
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, (list, tuple)):
+        return "[" + ",".join(_short(x) for x in v) + "]"
+    return str(v)
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    """One line: ``key.path: message; other.key: message``."""
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err["loc"]) or "spec"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        parts.append(f"{loc}: {msg}")
+    return "; ".join(parts)
+
+
+def parse_spec(data: dict[str, Any], source: str = "spec") -> Spec:
+    """Validate a spec dict (schema only; see :func:`check_plugins` for names and params)."""
+    try:
+        return Spec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(f"{source}: {format_validation_error(exc)}") from None
+
+
+def preset_names() -> list[str]:
+    folder = resources.files("harness") / "presets"
+    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def resolve_spec_path(spec: str | Path) -> Path:
+    """A path to a TOML file, or the name of a preset shipped in harness/presets/."""
+    path = Path(spec)
+    if path.suffix == ".toml" or path.exists():
+        if not path.is_file():
+            raise SpecError(f"spec file not found: {path}")
+        return path
+    preset = resources.files("harness") / "presets" / f"{spec}.toml"
+    if not preset.is_file():
+        raise SpecError(f"unknown preset {str(spec)!r}; presets: {', '.join(preset_names())}")
+    return Path(str(preset))
+
+
+def load_spec(spec: str | Path) -> Spec:
+    """Read and validate a spec from a preset name or a TOML path."""
+    path = resolve_spec_path(spec)
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{path.name}: invalid TOML: {exc}") from None
+    spec_obj = parse_spec(data, source=path.name)
+    check_plugins(spec_obj, source=path.name)
+    return spec_obj
+
+
+def check_plugins(spec: Spec, source: str = "spec") -> None:
+    """Check that every task and learner exists and accepts its parameters (builds each once)."""
+    from learners import make_learner
+    from tasks import make_task
+
+    for i, t in enumerate(spec.tasks):
+        for _, params in t.instances():
+            try:
+                make_task(t.name, d=min(t.d), seed=spec.seeds[0], **params)
+            except Exception as exc:  # noqa: BLE001 - plugin errors become one spec line
+                raise SpecError(f"{source}: tasks.{i} ({t.name}): {_one_line(exc)}") from None
+    for i, lr in enumerate(spec.learners):
+        try:
+            make_learner(lr.name, **lr.params)
+        except Exception as exc:  # noqa: BLE001
+            raise SpecError(f"{source}: learners.{i} ({lr.name}): {_one_line(exc)}") from None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
