@@ -1,0 +1,144 @@
+"""Learning curves, error at a fixed n, and the table of failures, timeouts and skips.
+
+Implements DESIGN.md exactly: the test error is the normalised MSE stored per record; a learning
+curve is its median and inter-quartile range over seeds per (task, d, learner, n).
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from harness.analysis_core import CURVE_KEYS, cell_kind
+
+META = ["task", "learner", "family", "hierarchy_index"]
+CURVE_COLUMNS = [
+    *CURVE_KEYS, "n", *META, "median", "q25", "q75", "n_ok", "n_failed", "n_timeout",
+    "n_skipped", "wall_median", "cpu_median",
+]
+
+
+def learning_curves(df: pd.DataFrame) -> pd.DataFrame:
+    """Median and inter-quartile range of the test error over seeds, per (task, d, learner, n).
+
+    Only ``ok`` records carry an error; ``median``, ``q25``, ``q75`` are the 50/25/75 % quantiles
+    (linear interpolation) of ``test_error`` over the ok seeds.  ``n_failed``, ``n_timeout`` and
+    ``n_skipped`` count the other records of the same point, so no outcome disappears.
+    ``wall_median`` / ``cpu_median``: median fit wall / CPU seconds over the ok seeds.
+    """
+    if df.empty:
+        return pd.DataFrame(columns=CURVE_COLUMNS)
+    d = df.assign(_kind=df["status"].astype(str))
+    d["_err"] = pd.to_numeric(d["test_error"], errors="coerce").where(d["_kind"] == "ok")
+    d["_wall"] = pd.to_numeric(d["fit_wall_s"], errors="coerce").where(d["_kind"] == "ok")
+    d["_cpu"] = pd.to_numeric(d["fit_cpu_s"], errors="coerce").where(d["_kind"] == "ok")
+    for s in ("ok", "failed", "timeout", "skipped"):
+        d[f"n_{s}"] = (d["_kind"] == s).astype(int)
+    grp = d.groupby([*CURVE_KEYS, "n"], sort=True, dropna=False)
+    out = grp.agg(
+        task=("task", "first"), learner=("learner", "first"), family=("family", "first"),
+        hierarchy_index=("hierarchy_index", "first"), median=("_err", "median"),
+        n_ok=("n_ok", "sum"), n_failed=("n_failed", "sum"), n_timeout=("n_timeout", "sum"),
+        n_skipped=("n_skipped", "sum"), wall_median=("_wall", "median"),
+        cpu_median=("_cpu", "median"),
+    )
+    out["q25"] = grp["_err"].quantile(0.25)
+    out["q75"] = grp["_err"].quantile(0.75)
+    return out.reset_index()[CURVE_COLUMNS]
+
+
+def error_at_fixed_n(curves: pd.DataFrame) -> pd.DataFrame:
+    """Median test error at a fixed n per (task_label, d, label), shown beside n*.
+
+    The fixed n of a (task_label, d) is the largest n at which every learner of that task and d
+    has at least one ok seed (``common = True``).  When the learners share no such n, each learner
+    is shown at its own largest ok n (``common = False``).
+    """
+    cols = [*CURVE_KEYS, "n_fixed", "err_fixed", "err_fixed_q25", "err_fixed_q75", "common"]
+    ok = curves[curves["n_ok"] > 0] if len(curves) else curves
+    if ok.empty:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for (task_label, d), g in ok.groupby(["task_label", "d"], sort=True):
+        sets = [set(x) for _, x in g.groupby("label")["n"]]
+        shared = set.intersection(*sets)
+        for label, h in g.groupby("label", sort=True):
+            n = max(shared) if shared else h["n"].max()
+            r = h[h["n"] == n].iloc[0]
+            rows.append((task_label, d, label, n, r["median"], r["q25"], r["q75"], bool(shared)))
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _reason_pattern(reason: str) -> str:
+    """The reason with numbers replaced by '#', so that equal causes group together."""
+    return re.sub(r"[-+]?\d+(\.\d+)?([eE][-+]?\d+)?", "#", reason)[:160]
+
+
+def failures(df: pd.DataFrame) -> pd.DataFrame:
+    """Every non-ok record, grouped by (task_label, label, status, reason pattern).
+
+    ``kind`` separates adaptive skips (eps already reached: passing, not a failure) and
+    resource-model skips (censoring) from other outcomes.  Columns: count, the d values, the n
+    range, the seeds affected and one example reason in full.
+    """
+    cols = ["task_label", "label", "status", "kind", "reason", "count", "d_values", "n_min",
+            "n_max", "n_seeds", "example"]
+    if df.empty:
+        return pd.DataFrame(columns=cols)
+    bad = df[df["status"] != "ok"].copy()
+    if bad.empty:
+        return pd.DataFrame(columns=cols)
+    bad["kind"] = cell_kind(bad)
+    bad["example"] = bad["reason"].fillna("(no reason given)").astype(str)
+    bad["reason"] = bad["example"].map(_reason_pattern)
+    out = bad.groupby(["task_label", "label", "status", "kind", "reason"], sort=True).agg(
+        count=("n", "size"),
+        d_values=("d", lambda x: ",".join(str(int(v)) for v in sorted(set(x)))),
+        n_min=("n", "min"), n_max=("n", "max"), n_seeds=("seed", "nunique"),
+        example=("example", "first"),
+    )
+    return out.reset_index()[cols]
+
+
+def paired_errors(df: pd.DataFrame) -> pd.DataFrame:
+    """Paired comparison of learners on the shared test sets, per (task_label, d, pair).
+
+    Two learners of the same (task_label, d) and seed were scored on the same test set.  At the
+    largest n where both have ok records on at least one shared seed, the per-seed statistic is
+    ``log10(err_A / err_B)``; the table gives its median over the shared seeds, how many seeds
+    A wins (lower error), and the two-sided Wilcoxon signed-rank p-value (NaN below 2 seeds or
+    when every difference is zero).
+    """
+    cols = ["task_label", "d", "label_a", "label_b", "n", "n_seeds", "median_log10_ratio",
+            "a_wins", "p_value"]
+    ok = df[df["status"] == "ok"] if len(df) else df
+    rows = []
+    for (task_label, d), g in ok.groupby(["task_label", "d"], sort=True):
+        err = g.pivot_table(index=["n", "seed"], columns="label", values="test_error",
+                            aggfunc="first")
+        labels = sorted(err.columns)
+        for i, a in enumerate(labels):
+            for b in labels[i + 1:]:
+                both = err[[a, b]].dropna()
+                both = both[(both[a] > 0) & (both[b] > 0)]
+                if both.empty:
+                    continue
+                n = both.index.get_level_values("n").max()
+                pair = both.xs(n, level="n")
+                lr = np.log10(pair[a].to_numpy(float) / pair[b].to_numpy(float))
+                rows.append((task_label, d, a, b, n, len(lr), float(np.median(lr)),
+                             int(np.sum(lr < 0)), _wilcoxon(lr)))
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _wilcoxon(x: np.ndarray) -> float:
+    from scipy.stats import wilcoxon
+
+    if len(x) < 2 or np.all(x == 0):
+        return np.nan
+    try:
+        return float(wilcoxon(x).pvalue)
+    except ValueError:
+        return np.nan
