@@ -31,6 +31,8 @@ from harness.plan import Job
 from harness.record import Record
 
 MEMORY_CHECK_S = 0.25
+READY = "ready"
+MAX_START_FAILURES = 3
 
 
 class Executor(Protocol):
@@ -64,11 +66,17 @@ class SerialExecutor:
 
 
 def _worker_main(conn: Connection, ctx: JobContext) -> None:
-    """Worker process loop: receive a job, run it, send back its record; None stops."""
+    """Worker process loop: initialise, say "ready", then run jobs until None arrives.
+
+    Initialisation (plugins, registries, torch) happens before "ready", so it is never counted
+    against a job's timeout.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver handles Ctrl-C
     from harness.plugins import load_plugin_files
 
     load_plugin_files(ctx.plugins)
+    _preimport()
+    conn.send(READY)
     while True:
         try:
             job = conn.recv()
@@ -79,12 +87,23 @@ def _worker_main(conn: Connection, ctx: JobContext) -> None:
         conn.send(run_job(job, ctx))
 
 
+def _preimport() -> None:
+    import importlib
+
+    for name in ("sklearn.linear_model", "learners", "tasks", "torch"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+
+
 @dataclass
 class _Worker:
     proc: Any
     conn: Connection
     job: Job | None = None
     started: float = 0.0
+    ready: bool = False
 
     @property
     def pid(self) -> int:
@@ -104,6 +123,7 @@ class LocalExecutor:
         self._queue: deque[Job] = deque()
         self._workers: list[_Worker] = []
         self._last_mem_check = 0.0
+        self._start_failures = 0
 
     # -- interface ----------------------------------------------------------------------------
     def submit(self, job: Job) -> None:
@@ -114,13 +134,13 @@ class LocalExecutor:
 
     def poll(self, timeout: float) -> list[tuple[Job, Record]]:
         self._dispatch()
-        busy = [w for w in self._workers if w.job is not None]
-        if not busy:
+        active = [w for w in self._workers if w.job is not None or not w.ready]
+        if not active:
             return []
         results: list[tuple[Job, Record]] = []
-        waitables = [w.conn for w in busy] + [w.proc.sentinel for w in busy]
+        waitables = [w.conn for w in active] + [w.proc.sentinel for w in active]
         ready = set(wait(waitables, timeout=min(timeout, MEMORY_CHECK_S)))
-        for w in busy:
+        for w in active:
             if w.conn in ready or w.proc.sentinel in ready:
                 results.extend(self._collect(w))
         results.extend(self._enforce_limits())
@@ -153,7 +173,7 @@ class LocalExecutor:
 
     def _dispatch(self) -> None:
         while self._queue:
-            idle = [w for w in self._workers if w.job is None and w.proc.is_alive()]
+            idle = [w for w in self._workers if w.ready and w.job is None and w.proc.is_alive()]
             if not idle and len(self._workers) < self.n_workers:
                 self._workers.append(self._spawn())
                 continue
@@ -171,15 +191,27 @@ class LocalExecutor:
 
     def _collect(self, w: _Worker) -> list[tuple[Job, Record]]:
         job = w.job
-        assert job is not None
         if w.conn.poll():
             try:
-                record = w.conn.recv()
-                w.job = None
-                return [(job, record)]
+                msg = w.conn.recv()
             except (EOFError, OSError):
-                pass
+                msg = None
+            if msg == READY:
+                w.ready = True
+                self._start_failures = 0
+                return []
+            if msg is not None and job is not None:
+                w.job = None
+                return [(job, msg)]
         if not w.proc.is_alive():
+            if job is None:  # died while starting: replace it, unless that keeps happening
+                self._replace(w)
+                self._start_failures += 1
+                if self._start_failures >= MAX_START_FAILURES:
+                    raise RuntimeError(
+                        f"worker processes keep dying at start-up (exit code {w.proc.exitcode});"
+                        " run with --executor serial to see why")
+                return []
             w.proc.join(timeout=1.0)
             record = _died_record(job, w.proc.exitcode, w.started)
             self._replace(w)

@@ -1,0 +1,82 @@
+"""Jobs that raise, exit, crash, hang, return NaN or eat memory are recorded; the run goes on."""
+
+from __future__ import annotations
+
+from conftest import PLUGINS, hierbench, write_spec
+
+from harness import results_frame
+
+SPEC = """
+name = "isolation"
+seeds = [0]
+n_test = 200
+[n_grid]
+n_min = 32
+n_max = 64
+ratio = 2.0
+[budget]
+timeout_s = 10
+memory_gb = 1.0
+[[tasks]]
+name = "multi_index"
+d = [4]
+params = { p = 2, r = 1 }
+[[learners]]
+name = "ridge"
+[[learners]]
+name = "raises"
+[[learners]]
+name = "exits"
+[[learners]]
+name = "segfaults"
+[[learners]]
+name = "sleeps"
+[[learners]]
+name = "nans"
+[[learners]]
+name = "hungry"
+[[learners]]
+name = "huge"
+"""
+
+
+def test_misbehaving_learners_are_recorded(tmp_path):
+    spec = write_spec(tmp_path / "isolation.toml", SPEC)
+    run_dir = tmp_path / "run"
+    hierbench("run", str(spec), "--out", str(run_dir), "--plugin", str(PLUGINS / "misbehaving.py"),
+              "--workers", "2", "--no-report", "--no-progress")
+    df = results_frame(run_dir)
+    assert len(df) == 16 and df.key.is_unique  # 8 learners x 2 n, each exactly once
+    by = {label: g for label, g in df.groupby("label")}
+    assert set(by["ridge"].status) == {"ok"}
+    assert (by["ridge"].test_error < 1.5).all()
+
+    raises = by["raises"].iloc[0]
+    assert raises.status == "failed" and "RuntimeError: boom from a plugin" in raises.reason
+    assert "boom from a plugin" in raises.traceback
+
+    assert set(by["exits"].status) == {"failed"}
+    assert all("exited with code 1" in r for r in by["exits"].reason)
+    assert all("SIGSEGV" in r for r in by["segfaults"].reason)
+
+    assert set(by["sleeps"].status) == {"timeout"}
+    assert all("timeout of 10 s" in r for r in by["sleeps"].reason)
+
+    assert set(by["nans"].status) == {"failed"}
+    assert all("NaN/inf" in r for r in by["nans"].reason)
+
+    assert set(by["hungry"].status) == {"failed"}
+    assert all("memory cap" in r for r in by["hungry"].reason)
+    assert (by["hungry"].peak_mem_bytes > 2**30).all()
+
+    assert set(by["huge"].status) == {"skipped"}
+    assert all(r.startswith("resource model: predicted peak memory") for r in by["huge"].reason)
+
+
+def test_plugin_that_raises_at_import_is_one_line_error(tmp_path):
+    bad = tmp_path / "bad_plugin.py"
+    bad.write_text("raise ImportError('missing dependency xyz')\n")
+    proc = hierbench("list", "--plugin", str(bad), check=False)
+    assert proc.returncode == 2
+    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and "missing dependency xyz" in lines[0] and "bad_plugin.py" in lines[0]
