@@ -1,0 +1,142 @@
+"""``mlp``: a fully connected net trained end-to-end by mini-batch Adam (or SGD).
+
+Architecture (depth L hidden layers of width m, input x in R^d after standardisation):
+
+    h_0 = x,   z_l = W_l h_{l-1} + b_l,   h_l = [h_{l-1} +] act(z_l)   (l = 1..L),
+    f(x) = w^T h_L + b,
+
+the bracketed skip only when ``residual=True`` and the shapes match (l >= 2).  Activations:
+``relu``, ``gelu`` and ``quadratic``, the last as act(z) = (z^2 - 1) / sqrt(2): z^2 up to an affine
+map that the next layer absorbs, centred and scaled so that a standard normal z gives mean 0 and
+variance 1, and depth does not blow the scale up.  Initialisation: W_l ~ N(0, g / fan_in) with
+g = 2 (relu, gelu) or 1 (quadratic), b_l = 0; the head w ~ N(0, 1 / m).
+
+Training: MSE on standardised y, AdamW with ``weight_decay``, ``max_steps`` steps of batch
+``batch_size`` with warm-up + cosine schedule, early stopping on the internal validation split
+(``val_fraction`` of the n samples) with ``patience`` steps (default a third of the budget), the lr
+from ``lr_grid`` by pilot runs; see :mod:`learners.torch_training`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from learners.torch_training import TorchNetLearner, TrainConfig, net_resources, train
+
+ACTIVATIONS = ("relu", "gelu", "quadratic")
+
+
+def activation(name: str, z: torch.Tensor) -> torch.Tensor:
+    """relu(z), gelu(z) or the normalised square (z^2 - 1) / sqrt(2)."""
+    if name == "relu":
+        return torch.relu(z)
+    if name == "gelu":
+        return nn.functional.gelu(z)
+    if name == "quadratic":
+        return (z * z - 1.0) * (1.0 / math.sqrt(2.0))
+    raise ValueError(f"activation must be one of {ACTIVATIONS}, got {name!r}")
+
+
+def init_linear(layer: nn.Linear, gain: float) -> nn.Linear:
+    """W ~ N(0, gain / fan_in), b = 0."""
+    nn.init.normal_(layer.weight, std=math.sqrt(gain / layer.in_features))
+    if layer.bias is not None:
+        nn.init.zeros_(layer.bias)
+    return layer
+
+
+class MLPNet(nn.Module):
+    """f(x) = w^T h_L + b with h_l = [h_{l-1} +] act(W_l h_{l-1} + b_l); see the module doc."""
+
+    def __init__(self, d: int, width: int, depth: int, act: str, residual: bool):
+        super().__init__()
+        if act not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {act!r}")
+        if depth < 1 or width < 1:
+            raise ValueError(f"depth and width must be >= 1, got {depth}, {width}")
+        gain = 1.0 if act == "quadratic" else 2.0
+        dims = [d] + [width] * depth
+        self.layers = nn.ModuleList(
+            init_linear(nn.Linear(a, b), gain) for a, b in zip(dims[:-1], dims[1:], strict=True)
+        )
+        self.head = init_linear(nn.Linear(width, 1), 1.0)
+        self.act, self.residual = act, residual
+
+    def hidden(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """[h_1, ..., h_L], each (b, width)."""
+        hs, h = [], x
+        for i, layer in enumerate(self.layers):
+            a = activation(self.act, layer(h))
+            h = h + a if (self.residual and i > 0) else a
+            hs.append(h)
+        return hs
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.hidden(x)[-1]).squeeze(-1)
+
+
+class MLPLearner(TorchNetLearner):
+    """End-to-end trained fully connected net (family ``hierarchical``).
+
+    Parameters: ``depth`` hidden layers of ``width`` units, ``activation`` in relu / gelu /
+    quadratic, ``residual`` skips, ``weight_decay`` (AdamW), ``batch_size``, ``max_steps`` (budget
+    in optimisation steps), ``patience`` (steps without a 0.1 % validation improvement before
+    stopping; None = max_steps // 3), ``lr_grid`` (candidates, chosen by pilot runs at
+    ``tune_fraction`` of the budget), ``optimizer`` adam / sgd, ``val_fraction`` of the n samples
+    held out for early stopping and lr choice, ``max_retries`` lr / 10 restarts on divergence,
+    ``callback(step, self)`` every ``callback_every`` steps, ``device`` auto / cpu / cuda,
+    ``dtype`` float32 / float64, ``random_state``.
+    """
+
+    family = "hierarchical"
+
+    def __init__(self, depth=3, width=256, activation="relu", residual=False, weight_decay=1e-4,
+                 batch_size=256, max_steps=3000, patience=None, lr_grid=(1e-3, 3e-3),
+                 tune_fraction=0.15, optimizer="adam", val_fraction=0.2, max_retries=3,
+                 standardize=True, callback=None, callback_every=100, device="auto",
+                 dtype="float32", random_state=None):
+        self.depth = depth
+        self.width = width
+        self.activation = activation
+        self.residual = residual
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_steps = max_steps
+        self.patience = patience
+        self.lr_grid = lr_grid
+        self.tune_fraction = tune_fraction
+        self.optimizer = optimizer
+        self.val_fraction = val_fraction
+        self.max_retries = max_retries
+        self.standardize = standardize
+        self.callback = callback
+        self.callback_every = callback_every
+        self.device = device
+        self.dtype = dtype
+        self.random_state = random_state
+
+    def _build(self, d: int, seed: int) -> nn.Module:
+        return MLPNet(d, int(self.width), int(self.depth), self.activation, bool(self.residual))
+
+    def _config(self, lr: float, scale: float) -> TrainConfig:
+        steps = max(1, int(round(self.max_steps * scale)))
+        patience = None if self.patience is None else max(1, int(round(self.patience * scale)))
+        return TrainConfig(lr=lr, max_steps=steps, batch_size=int(self.batch_size),
+                           weight_decay=float(self.weight_decay), optimizer=self.optimizer,
+                           patience=patience)
+
+    def _procedure(self, model, data, lr, scale, generator, on_step):
+        return train(model, data, self._config(lr, scale), generator, on_step=on_step)
+
+    def resources(self, n: int, d: int):
+        m, L = int(self.width), int(self.depth)
+        n_params = d * m + (L - 1) * m * m + (L + 1) * m + 1
+        flops = 2.0 * n_params
+        steps = self.max_steps * (1 + self.tune_fraction * len(tuple(self.lr_grid)))
+        dtype_bytes = 8 if self.dtype == "float64" else 4
+        return net_resources(n, d, n_params, act_per_sample=2 * L * m + d,
+                             batch=int(self.batch_size), steps=steps, flops_per_sample=flops,
+                             dtype_bytes=dtype_bytes)
