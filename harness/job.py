@@ -50,13 +50,13 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def test_set(task: Any, seed: int, n_test: int) -> tuple[np.ndarray, np.ndarray]:
+def draw_test_set(task: Any, seed: int, n_test: int) -> tuple[np.ndarray, np.ndarray]:
     """Fixed held-out set of the (task instance, d, seed): inputs and noiseless labels."""
     X = task._draw_inputs(n_test, np.random.default_rng([int(seed), 2]))
     return X, np.asarray(task.target(X), dtype=np.float64)
 
 
-def training_set(task: Any, seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+def draw_training_set(task: Any, seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
     return task.sample(n, np.random.default_rng([int(seed), 1]))
 
 
@@ -162,8 +162,8 @@ def _fit_and_score(job: Job, ctx: JobContext, started: str, extra: dict[str, Any
     info = task.info()
     extra.update(task_info=info, hierarchy_index=info.get("hierarchy_index"),
                  top_share=info.get("top_share"))
-    X_test, y_test = test_set(task, job.seed, job.n_test)
-    X, y = training_set(task, job.seed, job.n)
+    X_test, y_test = draw_test_set(task, job.seed, job.n_test)
+    X, y = draw_training_set(task, job.seed, job.n)
     est = set_random_state(make_learner(job.learner, **job.learner_params), job.seed)
     extra["family"] = learner_family(est)
     with limit_threads(ctx.threads), _Peak() as peak:

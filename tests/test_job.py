@@ -1,0 +1,63 @@
+"""One job: the data it draws, the error it computes, the determinism of both."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from harness.job import normalised_mse, run_job, draw_test_set, draw_training_set
+from harness.plan import Job
+from learners import make_learner
+from tasks import make_task
+
+
+def _job(learner="krr", params=None, n=200, seed=3, d=6):
+    return Job(task="multi_index", task_label="mi", task_params={"p": 2, "r": 2}, d=d,
+               learner=learner, label=learner, learner_params=params or {}, n=n, seed=seed,
+               n_test=400)
+
+
+def test_same_seed_same_data_and_same_krr_predictions():
+    task_a = make_task("multi_index", d=6, seed=3, p=2, r=2)
+    task_b = make_task("multi_index", d=6, seed=3, p=2, r=2)
+    Xa, ya = draw_training_set(task_a, 3, 200)
+    Xb, yb = draw_training_set(task_b, 3, 200)
+    assert np.array_equal(Xa, Xb) and np.array_equal(ya, yb)
+    Xt, yt = draw_test_set(task_a, 3, 400)
+    pa = make_learner("krr").fit(Xa, ya).predict(Xt)
+    pb = make_learner("krr").fit(Xb, yb).predict(Xt)
+    assert np.array_equal(pa, pb)
+    ra, rb = run_job(_job()), run_job(_job())
+    assert ra.status == rb.status == "ok"
+    assert ra.test_error == rb.test_error and ra.key == rb.key
+    other = run_job(_job(seed=4))
+    assert other.test_error != ra.test_error
+
+
+def test_test_set_is_fixed_per_seed_and_independent_of_n():
+    task = make_task("multi_index", d=6, seed=3, p=2, r=2)
+    X1, y1 = draw_test_set(task, 3, 400)
+    X2, y2 = draw_test_set(task, 3, 400)
+    assert np.array_equal(X1, X2) and np.array_equal(y1, y2)
+    assert np.allclose(y1, task.target(X1))  # noiseless labels
+    Xs, _ = draw_training_set(task, 3, 50)
+    Xl, _ = draw_training_set(task, 3, 100)
+    assert np.array_equal(Xs, Xl[:50])  # training sets of one series nest
+
+
+def test_normalised_mse_definition():
+    rng = np.random.default_rng(0)
+    y = rng.standard_normal(1000) * 3 + 2
+    assert normalised_mse(y, y) == 0.0
+    assert np.isclose(normalised_mse(np.full_like(y, y.mean()), y), 1.0)
+    pred = y + 0.5
+    assert np.isclose(normalised_mse(pred, y), 0.25 / np.var(y))
+
+
+def test_record_carries_measurements_and_task_info():
+    rec = run_job(_job(learner="ridge"))
+    assert rec.status == "ok" and rec.family == "baseline"
+    assert rec.fit_wall_s > 0 and rec.fit_cpu_s >= 0 and rec.peak_mem_bytes > 10 * 2**20
+    assert rec.threads == 1 and "numpy" in rec.versions
+    assert rec.top_share is not None and abs(sum(rec.task_info["level_shares"]) - 1) < 1e-9
+    assert "alpha" in rec.fit_info
+    assert 0.0 < rec.test_error < 1.5
