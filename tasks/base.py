@@ -10,7 +10,8 @@ A task is a *teacher*: a fixed random function y*(x) on R^d (or the Boolean cube
   normalised test MSE of a learner is directly comparable across tasks.
 * ``hierarchy(X)``: the teacher's intermediate features, one array of shape (n, k_l) per level l,
   lowest level first (for diagnostics and probes).
-* ``level_shares()``: the fraction of Var(y*) each level adds beyond the levels below it (sums to 1).
+* ``level_shares()``: the fraction of Var(y*) each level adds beyond the levels below it
+  (sums to 1).
   ``top_share()`` is the last one: the variance the lower levels cannot explain, which sets the
   relative target error ``eps = fraction * top_share()``.
 * ``hierarchy_index``: the depth/degree that indexes the family (bfc depth L, multi_index degree p,

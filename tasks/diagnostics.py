@@ -41,13 +41,54 @@ def polynomial_r2(X: np.ndarray, y: np.ndarray, degree: int) -> float:
 
 
 def incremental_r2(levels: Sequence[np.ndarray], y: np.ndarray) -> list[float]:
-    """Increase of R^2 as each level's features (n, k_l) join the fit on the lower levels."""
+    """Increase of R^2 as each level's features (n, k_l) join the fit on the lower levels.
+
+    One Cholesky factorisation of the Gram matrix of [1, F_1, ..., F_L, y] (columns scaled to unit
+    norm): with A = [M, y] = Q R, the entries R[i, -1] are the coordinates of y in the orthonormal
+    basis Q, so each level's increase in R^2 is the sum of their squares over its block of rows.
+    Falls back to least squares when the features are (numerically) collinear.
+    """
+    n = y.shape[0]
+    feats = [np.asarray(F, dtype=np.float64).reshape(n, -1) for F in levels]
+    A = np.hstack([np.ones((n, 1))] + feats + [np.asarray(y, dtype=np.float64)[:, None]])
+    scale = np.linalg.norm(A, axis=0)
+    scale[scale == 0] = 1.0
+    A = A / scale
+    try:
+        # tiny ridge: y may lie exactly in the span of the features (then A^T A is singular)
+        R = np.linalg.cholesky(A.T @ A + 1e-12 * np.eye(A.shape[1])).T
+    except np.linalg.LinAlgError:
+        return _incremental_r2_lstsq(feats, y)
+    coords = R[:-1, -1] ** 2
+    tss = np.sum((A[:, -1] - A[:, -1].mean()) ** 2)
+    bounds = np.cumsum([1] + [F.shape[1] for F in feats])
+    return [float(coords[bounds[i]:bounds[i + 1]].sum() / tss) for i in range(len(feats))]
+
+
+def _incremental_r2_lstsq(feats: Sequence[np.ndarray], y: np.ndarray) -> list[float]:
+    """Slow, rank-robust version of :func:`incremental_r2` (one least-squares fit per level)."""
     n = y.shape[0]
     cols = [np.ones((n, 1))]
     out, prev = [], 0.0
-    for feats in levels:
-        cols.append(np.asarray(feats, dtype=np.float64).reshape(n, -1))
+    for F in feats:
+        cols.append(F)
         r2 = lstsq_r2(np.hstack(cols), y)
         out.append(r2 - prev)
         prev = r2
     return out
+
+
+def incremental_r2_se(levels: Sequence[np.ndarray], y: np.ndarray,
+                      n_batches: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Per-level shares on the whole sample and their standard errors from batch means.
+
+    The sample is split into ``n_batches`` contiguous batches; the standard error is the standard
+    deviation of the per-batch shares over sqrt(n_batches).  Heavy-tailed targets make this an
+    underestimate (rare large values dominate the variance), so use it as a floor.
+    """
+    n = y.shape[0]
+    whole = np.array(incremental_r2(levels, y))
+    edges = np.linspace(0, n, n_batches + 1).astype(int)
+    per = np.array([incremental_r2([F[a:b] for F in levels], y[a:b])
+                    for a, b in zip(edges[:-1], edges[1:], strict=True)])
+    return whole, per.std(axis=0, ddof=1) / np.sqrt(n_batches)
