@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from contextlib import closing
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ from harness.record import JSON_COLUMNS, column_names
 __all__ = [
     "Eps", "parse_eps", "load_records", "load_spec", "load_provenance", "learning_curves",
     "sample_complexity", "exponents", "verdicts", "failures", "error_at_fixed_n", "paired_errors",
-    "paired_beta", "MIN_GROWTH", "RESULTS_FILE",
+    "paired_beta", "MIN_GROWTH", "RESULTS_FILE", "Analysis", "analyse_run",
 ]
 
 RESULTS_FILE = "results.sqlite"
@@ -122,3 +123,45 @@ def load_spec(run_dir: str | Path) -> dict:
 def load_provenance(run_dir: str | Path) -> dict | None:
     """``RUN_DIR/provenance.json`` as a dict, or None when missing or unreadable."""
     return _read_json(Path(run_dir) / "provenance.json")
+
+
+@dataclass
+class Analysis:
+    """Every table of a run's analysis (see the functions that compute each one)."""
+
+    run_dir: Path
+    spec: dict
+    provenance: dict | None
+    eps: Eps
+    n_boot: int
+    seed: int
+    min_growth: float
+    records: pd.DataFrame
+    curves: pd.DataFrame = field(repr=False)
+    complexity: pd.DataFrame = field(repr=False)
+    exponents: pd.DataFrame = field(repr=False)
+    verdicts: pd.DataFrame = field(repr=False)
+    failures: pd.DataFrame = field(repr=False)
+    paired_errors: pd.DataFrame = field(repr=False)
+    paired_beta: pd.DataFrame = field(repr=False)
+
+    @property
+    def n_ok(self) -> int:
+        return int((self.records["status"] == "ok").sum()) if len(self.records) else 0
+
+
+def analyse_run(run_dir: str | Path, eps: Any = None, n_boot: int = 1000, seed: int = 0,
+                min_growth: float = MIN_GROWTH) -> Analysis:
+    """Load a run folder and compute all tables.  ``eps`` defaults to the spec's eps."""
+    run_dir = Path(run_dir)
+    spec = load_spec(run_dir)
+    eps = parse_eps(eps if eps is not None else spec)
+    df = load_records(run_dir)
+    exp = exponents(df, eps, n_boot=n_boot, seed=seed)
+    return Analysis(
+        run_dir=run_dir, spec=spec, provenance=load_provenance(run_dir), eps=eps, n_boot=n_boot,
+        seed=seed, min_growth=min_growth, records=df, curves=learning_curves(df),
+        complexity=sample_complexity(df, eps), exponents=exp,
+        verdicts=verdicts(exp, min_growth=min_growth), failures=failures(df),
+        paired_errors=paired_errors(df), paired_beta=paired_beta(exp),
+    )

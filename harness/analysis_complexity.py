@@ -71,11 +71,12 @@ def sample_complexity(df: pd.DataFrame, eps=None) -> pd.DataFrame:
 
     Columns: ``nstar``; ``bound`` (+1 censored: n* > nstar; -1 passes at the grid's first point:
     n* <= nstar; 0 interpolated) and its text ``nstar_kind``; ``n_reached``; ``censor_reason``;
-    ``t_wall``, ``t_cpu`` (t*); ``n_seeds``; and the median error at a fixed n (``n_fixed``,
+    ``t_wall``, ``t_cpu`` (t*); ``n_seeds``; ``threshold`` (median over the curve's records of
+    the error threshold: eps, or eps * top_share); and the median error at a fixed n (``n_fixed``,
     ``err_fixed``; see :func:`harness.analysis_curves.error_at_fixed_n`).
     """
     eps = parse_eps(eps)
-    cols = [*CURVE_KEYS, *SC_META, "eps", "nstar", "bound", "nstar_kind", "nstar_text",
+    cols = [*CURVE_KEYS, *SC_META, "eps", "threshold", "nstar", "bound", "nstar_kind", "nstar_text",
             "n_reached", "censor_reason", "t_wall", "t_cpu", "n_seeds", "n_fixed", "err_fixed",
             "err_fixed_q25", "err_fixed_q75", "common"]
     if df.empty:
@@ -94,6 +95,8 @@ def sample_complexity(df: pd.DataFrame, eps=None) -> pd.DataFrame:
             "nstar_text": nstar_text(est.nstar[0], bound), "n_reached": cd.n_reached,
             "censor_reason": cd.censor_reason if bound == 1.0 else "",
             "t_wall": est.t_wall[0], "t_cpu": est.t_cpu[0], "n_seeds": len(cd.seeds),
+            "threshold": float(np.nanmedian(g["threshold"])) if g["threshold"].notna().any()
+            else np.nan,
         })
     out = pd.DataFrame(rows)
     fixed = error_at_fixed_n(learning_curves(df))
@@ -106,7 +109,7 @@ def nstar_text(value: float, bound: float) -> str:
     if not np.isfinite(value):
         return "no data"
     prefix = {1.0: "> ", -1.0: "<= "}.get(bound, "")
-    return f"{prefix}{value:.4g}"
+    return f"{prefix}{value:.0f}" if value >= 100 else f"{prefix}{value:.3g}"
 
 
 def bootstrap_curves(

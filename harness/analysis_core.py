@@ -15,14 +15,18 @@ kinds of eps (for absolute eps the two statements are identical; for relative ep
 differs per seed, i.e. per teacher, and the median is taken over the ratios).  Cell values:
 
 * ``ok``: the measured ratio;
-* ``skipped`` with reason ``adaptive: ...`` (not run because this seed already reached eps at a
-  smaller n): the seed's last measured ratio at a smaller n (last observation carried forward),
-  or exactly 1 if it has none -- the seed counts as passing at the larger n;
-* ``failed``, ``timeout``, any other skip at an n that was run for other seeds: ``+inf`` (the seed
+* ``skipped`` with reason ``adaptive: eps reached at n=...`` (not run because this seed already
+  reached eps at a smaller n): the seed's last measured ratio at a smaller n (last observation
+  carried forward), or exactly 1 if it has none -- the seed counts as passing at the larger n;
+* ``failed``, ``timeout``, a skip for any other reason at an n that was run: ``+inf`` (the seed
   did not reach eps there);
-* ``skipped`` with reason ``resource model: ...``: the grid point was not run (budget), so it is
-  not part of the curve's grid; it right-censors n*.
+* ``skipped`` with reason ``resource model: ...`` (the budget) or any other ``adaptive: ...``
+  reason (the seed's series stopped after a timeout or a skip at a smaller n): not run; a grid
+  point with only such records is not part of the curve's grid; these right-censor n*.
 * seed absent at that n: NaN, ignored by the median.
+
+With relative eps, an ok record without ``top_share`` has no threshold: it never reaches eps
+(+inf), as in the scheduler.
 """
 
 from __future__ import annotations
@@ -36,10 +40,13 @@ import numpy as np
 import pandas as pd
 
 CURVE_KEYS = ["task_label", "d", "label"]
+ADAPTIVE_PASS_PREFIX = "adaptive: eps reached"
 ADAPTIVE_PREFIX = "adaptive"
 RESOURCE_PREFIX = "resource model"
 #: cell kinds, in the order of preference when one (seed, n) has several records
-KIND_ORDER = ("ok", "adaptive", "timeout", "failed", "skipped", "resource")
+KIND_ORDER = ("ok", "adaptive", "timeout", "failed", "skipped", "resource", "stopped")
+#: kinds of records that were not run (not part of a curve's grid)
+NOT_RUN = ("resource", "stopped")
 TINY = 1e-300
 
 
@@ -57,9 +64,9 @@ class Eps:
             raise ValueError(f"eps value must be > 0, got {self.value!r}")
 
     def threshold(self, top_share: Any) -> np.ndarray:
-        """Per-record threshold; a missing top_share counts as 1 (a one-level task)."""
+        """Per-record threshold; NaN for relative eps on a record without top_share."""
         ts = pd.to_numeric(pd.Series(top_share, dtype="object"), errors="coerce")
-        ts = ts.fillna(1.0).to_numpy(float)
+        ts = ts.to_numpy(float)
         return self.value * ts if self.kind == "relative" else np.full(ts.shape, self.value)
 
     def text(self) -> str:
@@ -82,11 +89,13 @@ def parse_eps(eps: Any = None) -> Eps:
 
 
 def cell_kind(df: pd.DataFrame) -> pd.Series:
-    """Kind of each record: ok, adaptive, resource, timeout, failed or skipped (other reasons)."""
+    """Kind of each record: ok, failed, timeout; skips split into adaptive (eps already reached),
+    stopped (other adaptive stops), resource (budget) and skipped (any other reason)."""
     reason = df["reason"].fillna("").astype(str).str.strip().str.lower()
     kind = df["status"].astype(str).copy()
     skipped = kind == "skipped"
-    kind[skipped & reason.str.startswith(ADAPTIVE_PREFIX)] = "adaptive"
+    kind[skipped & reason.str.startswith(ADAPTIVE_PREFIX)] = "stopped"
+    kind[skipped & reason.str.startswith(ADAPTIVE_PASS_PREFIX)] = "adaptive"
     kind[skipped & reason.str.startswith(RESOURCE_PREFIX)] = "resource"
     bad_ok = (kind == "ok") & ~np.isfinite(pd.to_numeric(df["test_error"], errors="coerce"))
     kind[bad_ok] = "failed"  # an ok record without a finite error has no usable value
@@ -106,7 +115,8 @@ def prepare(df: pd.DataFrame, eps: Any = None) -> pd.DataFrame:
     out = df.copy()
     out["kind"] = cell_kind(out)
     out["threshold"] = eps.threshold(out["top_share"])
-    out["ratio"] = pd.to_numeric(out["test_error"], errors="coerce") / out["threshold"]
+    ratio = pd.to_numeric(out["test_error"], errors="coerce") / out["threshold"]
+    out["ratio"] = ratio.where(~((out["kind"] == "ok") & ratio.isna()), np.inf)
     info = out["task_info"].map(lambda i: i if isinstance(i, dict) else {})
     out["index_param"] = info.map(lambda i: i.get("index_param"))
     out["family_key"] = [
@@ -165,7 +175,7 @@ def curve_data(g: pd.DataFrame) -> CurveData:
     g = g.iloc[np.argsort(g["kind"].map(order).to_numpy(), kind="stable")]
     g = g[~g.duplicated(["seed", "n"])]
     kind = g["kind"].to_numpy(str)
-    run = g[kind != "resource"]
+    run = g[~np.isin(kind, NOT_RUN)]
     rk = run["kind"].to_numpy(str)
     grid = np.sort(run["n"].unique()).astype(float)
     seeds = np.sort(g["seed"].unique())
@@ -194,7 +204,8 @@ def _censor_reason(g: pd.DataFrame, n_reached: float) -> str:
     if not np.isnan(n_reached):
         kinds = kinds[g["n"].to_numpy(float) > n_reached]
     for kind, text in (("resource", "resource model"), ("timeout", "timeout"),
-                       ("failed", "failed"), ("skipped", "skipped")):
+                       ("stopped", "adaptive stop"), ("failed", "failed"),
+                       ("skipped", "skipped")):
         if (kinds == kind).any():
             return text
     return "n_max reached" if not np.isnan(n_reached) else "no ok record"

@@ -1,0 +1,154 @@
+"""The report's tables: display versions (formatted text) and CSV files (full numbers).
+
+Display tables are what report.md, report.html and ``hierbench show`` print; the CSV files keep
+every computed column (bootstrap replicates excepted) so that they can be re-analysed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from harness.analysis import Analysis
+
+
+def fmt(x, digits: int = 3) -> str:
+    """A number with ``digits`` significant digits; '' for missing values."""
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return "" if x is None else str(x)
+    return "" if not np.isfinite(x) else f"{x:.{digits}g}"
+
+
+def _verdict_lookup(a: Analysis) -> dict:
+    v = a.verdicts
+    return {} if v.empty else dict(zip(zip(v["family_key"], v["label"], strict=True),
+                                       v["verdict"], strict=True))
+
+
+def exponent_table(a: Analysis) -> pd.DataFrame:
+    """Table 1: beta and gamma with CIs, censoring, theory and verdict per (task, learner)."""
+    e = a.exponents
+    cols = ["task", "learner", "family", "beta [95% CI]", "theory beta", "gamma wall [CI]",
+            "gamma CPU [CI]", "bounded n*", "d values", "verdict"]
+    if e.empty:
+        return pd.DataFrame(columns=cols)
+    look = _verdict_lookup(a)
+    rows = []
+    for _, r in e.iterrows():
+        rows.append([r["task_label"], r["label"], r["family"], r["beta_text"],
+                     fmt(r["theory_beta"]), r["gamma_wall_text"], r["gamma_cpu_text"],
+                     _bounded(r), r["d_values"],
+                     look.get((r["family_key"], r["label"]), "")])
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _bounded(r: pd.Series) -> str:
+    parts = []
+    if r["n_censored"]:
+        parts.append(f"{r['n_censored']} censored")
+    if r["n_at_min"]:
+        parts.append(f"{r['n_at_min']} at grid min")
+    return ", ".join(parts) or "none"
+
+
+def complexity_table(a: Analysis) -> pd.DataFrame:
+    """n*(eps), t*(eps) and the error at a fixed n per (task, d, learner)."""
+    sc = a.complexity
+    cols = ["task", "d", "learner", "n*", "censored by", "t* wall [s]", "t* CPU [s]",
+            "error at fixed n [IQR]", "fixed n", "seeds"]
+    if sc.empty:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for _, r in sc.iterrows():
+        err = (f"{fmt(r['err_fixed'])} [{fmt(r['err_fixed_q25'])}, {fmt(r['err_fixed_q75'])}]"
+               if np.isfinite(float(r["err_fixed"])) else "")
+        fixed = "" if not np.isfinite(float(r["n_fixed"])) else (
+            f"{int(r['n_fixed'])}" + ("" if r["common"] else " (own)"))
+        tw = ("> " if r["bound"] == 1 else "") + fmt(r["t_wall"])
+        tc = ("> " if r["bound"] == 1 else "") + fmt(r["t_cpu"])
+        rows.append([r["task_label"], int(r["d"]), r["label"], r["nstar_text"],
+                     r["censor_reason"], tw if fmt(r["t_wall"]) else "",
+                     tc if fmt(r["t_cpu"]) else "", err, fixed, int(r["n_seeds"])])
+    return pd.DataFrame(rows, columns=cols)
+
+
+def verdict_table(a: Analysis) -> pd.DataFrame:
+    """The d^omega(1) verdict per (task family, learner)."""
+    v = a.verdicts
+    cols = ["task family", "index", "learner", "family", "beta by index",
+            "slope of beta vs index [CI]", "verdict", "why", "theory expects"]
+    if v.empty:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for _, r in v.iterrows():
+        slope = "" if not np.isfinite(float(r["slope"])) else (
+            {"lower bound": "> ", "upper bound": "< "}.get(r["slope_kind"], "")
+            + f"{r['slope']:.2f} [{fmt(r['slope_lo'])}, {fmt(r['slope_hi'])}]")
+        rows.append([r["family_key"], r["index_param"], r["label"], r["family"], r["betas"],
+                     slope, r["verdict"], r["reason"], r["expected"]])
+    return pd.DataFrame(rows, columns=cols)
+
+
+def failures_table(a: Analysis) -> pd.DataFrame:
+    """Table 6: failures, timeouts and skips grouped by cause, with the reason."""
+    f = a.failures
+    cols = ["task", "learner", "status", "meaning", "count", "d", "n range", "seeds", "reason"]
+    if f.empty:
+        return pd.DataFrame(columns=cols)
+    meaning = {"adaptive": "eps already reached (passing)", "stopped": "adaptive stop (censoring)",
+               "resource": "over budget (censoring)", "failed": "failed", "timeout": "timeout",
+               "skipped": "skipped"}
+    rows = [[r["task_label"], r["label"], r["status"], meaning.get(r["kind"], r["kind"]),
+             int(r["count"]), r["d_values"], f"{int(r['n_min'])}-{int(r['n_max'])}",
+             int(r["n_seeds"]), str(r["example"])[:200]] for _, r in f.iterrows()]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def paired_tables(a: Analysis) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Delta beta per learner pair, and paired errors at the largest d of each task."""
+    pb = a.paired_beta
+    beta = pd.DataFrame({"task": pb["task_label"], "learner A": pb["label_a"],
+                         "learner B": pb["label_b"], "beta_A - beta_B [CI]": pb["text"]})
+    pe = a.paired_errors
+    if len(pe):
+        pe = pe[pe["d"] == pe.groupby("task_label")["d"].transform("max")]
+    err = pd.DataFrame({
+        "task": pe["task_label"], "d": pe["d"], "learner A": pe["label_a"],
+        "learner B": pe["label_b"], "n": pe["n"], "shared seeds": pe["n_seeds"],
+        "median log10(err_A/err_B)": pe["median_log10_ratio"].map(fmt),
+        "A better on": [f"{w}/{k}" for w, k in zip(pe["a_wins"], pe["n_seeds"], strict=True)],
+        "Wilcoxon p": pe["p_value"].map(fmt)})
+    return beta, err
+
+
+def provenance_table(a: Analysis) -> pd.DataFrame:
+    """Provenance as (key, value) rows, nested dicts flattened with dots."""
+    p = a.provenance
+    if not p:
+        return pd.DataFrame(columns=["key", "value"])
+    flat = pd.json_normalize(p, sep=".").iloc[0].to_dict() if p else {}
+    rows = [(k, v if isinstance(v, str) else json.dumps(v, default=str))
+            for k, v in flat.items()]
+    return pd.DataFrame(rows, columns=["key", "value"])
+
+
+def write_csvs(a: Analysis, out: Path) -> dict[str, Path]:
+    """All computed tables as CSV (numbers in full); returns name -> path."""
+    out.mkdir(parents=True, exist_ok=True)
+    frames = {
+        "exponents": a.exponents.drop(columns=["beta_boot"], errors="ignore"),
+        "verdicts": a.verdicts, "sample_complexity": a.complexity,
+        "learning_curves": a.curves, "failures": a.failures,
+        "paired_errors": a.paired_errors, "paired_beta": a.paired_beta,
+        "exponent_table": exponent_table(a),
+    }
+    paths = {}
+    for name, frame in frames.items():
+        paths[name] = out / f"{name}.csv"
+        frame.to_csv(paths[name], index=False)
+    return paths
