@@ -12,9 +12,13 @@ Levels l = 0..L with features F_l (F_0 = u, the input level, d features; F_l, l 
 
 std(.) standardises each feature to mean 0 and variance 1.  Level 1 is standardised exactly
 (E[u_j^2] = 1, Var[u_j^2] = 2, so F_{1,i} = (w_i . sigma(u) - sum_j w_ij) / sqrt(2 ||w_i||^2));
-higher levels and the output use constants estimated once from a reference sample of ``n_ref``
-inputs drawn from the seed.  Weights are random signs times magnitudes uniform in [0.5, 1.5]
-(W_{l,j} scaled by 1 / sqrt(|J_l| dim(F_j) 13/12), so every block feeds O(1) variance to level l).
+higher levels, the alphas and the output use constants computed once from a reference: exactly,
+from a tensor Gauss-Hermite grid with 2^L + 1 nodes per axis, when that grid has at most
+``MAX_GRID`` = 10^5 points (d <= 7 at L = 2, d <= 5 at L = 3, d <= 4 at L = 4; every moment needed
+then has degree <= 2^(L+1) per variable and is integrated exactly), and otherwise from ``n_ref``
+Monte Carlo inputs drawn from the seed.  Weights are random signs times magnitudes uniform in
+[0.5, 1.5] (W_{l,j} scaled by 1 / sqrt(|J_l| dim(F_j) 13/12), so every block feeds O(1)
+variance to level l).
 Each F_{1,i} = x^T A_i x - tr(A_i) with A_i = R^T diag(w_i) R / sqrt(2 ||w_i||^2) of full rank d
 (no w_ij is near 0): level 1 is k full-rank quadratic forms, not a function of a k-dimensional
 projection of x.  Level l has degree 2^l in x (J_l always contains l - 1).
@@ -28,17 +32,22 @@ span(1, F_1..F_l) minus span(1, F_1..F_{l-1}) (on the reference sample), share_l
 the top down, alpha_l solves a scalar quadratic, so the shares equal the requested ones exactly on
 the reference sample.  If no real root exists (the higher levels already add more to level l than
 requested), alpha_l minimises the gap and ``feasible`` is False; ``level_shares()`` always returns
-the shares actually achieved.  Default shares are geometric: share_l ~ gap^(2(l-1)).
+the shares actually achieved (exact population values under quadrature calibration).  Default
+shares are geometric: share_l ~ gap^(2(l-1)).
 ``fixed_alpha=True`` uses the paper's alpha_l = gap^(l-1) instead and reports the shares it yields
-(they vary a lot between teachers).  ``info()`` adds alpha, feasibility and ``share_se``, the
-batch-means standard error of the shares on the reference sample.
+(they vary a lot between teachers).  ``info()`` adds alpha, feasibility, the calibration used
+and ``share_se``, the batch-means standard error of the shares on the reference sample (0 when
+exact).
 
-Heavy tails: level l is a degree-2^l polynomial built from squares of squares; its kurtosis grows
-fast with l (hundreds at l = 3, d = 8).  Monte Carlo estimates of variances and shares on finite
-samples are correspondingly noisy: at d = 8, L = 3 the top share measured on 10^5 fresh samples is
-typically within a factor 2 of the calibrated one, at L = 4 only within an order of magnitude; at
-d >= 32, L <= 3 it is within a few per cent.  Larger d (more averaging in level 1) and larger
-``n_ref`` help; the class itself (sigma(z) = z^2, no truncation) is the paper's.
+Heavy tails: level l is a degree-2^l polynomial built from squares of squares; the kurtosis of y
+is in the tens to hundreds at L = 3, d = 8, and larger at L = 4.  Monte Carlo estimates of
+variances and shares on finite samples are correspondingly noisy: at d = 8, L = 3 the top share
+measured on 10^5 fresh samples is typically within a factor 2 of the calibrated one, at L = 4
+only within an order of magnitude; at d >= 32, L <= 3 it is within a few per cent.  Larger d
+(more averaging in level 1) and larger ``n_ref`` help; the class itself (sigma(z) = z^2, no
+truncation) is the paper's.  Most of the variance of a level sits well below its top degree
+(squaring a Gaussian polynomial puts much of its energy at lower Hermite degrees): at d = 4,
+L = 3 the degree-8 Hermite component of y carries ~0.1% of its variance.
 
 Parameters
 ----------
@@ -67,8 +76,11 @@ from typing import ClassVar
 import numpy as np
 
 from tasks.base import Task, reference_rng
-from tasks.diagnostics import incremental_r2_se
+from tasks.diagnostics import gauss_hermite_grid, incremental_r2_se
 from tasks.hermite import random_rotation
+
+#: largest Gauss-Hermite grid used for exact calibration (points)
+MAX_GRID = 100_000
 
 
 class BFCTask(Task):
@@ -88,7 +100,7 @@ class BFCTask(Task):
         self.connections = _validate_connections(connections, self.L)
         self.requested_shares = _requested_shares(shares, self.gap, self.L)
         self._draw_weights(reference_rng(self.seed, 0))
-        self._calibrate(reference_rng(self.seed, 1))
+        self._calibrate()
 
     # -- construction ------------------------------------------------------------------------
     def _draw_weights(self, rng: np.random.Generator) -> None:
@@ -107,13 +119,27 @@ class BFCTask(Task):
                 scale = np.sqrt(len(J) * dim * 13.0 / 12.0)
                 self.W[l][j] = _signed_uniform(rng, (k, dim)) / scale
 
-    def _calibrate(self, rng: np.random.Generator) -> None:
-        """Feature standardisation, alphas and output normalisation from the reference sample."""
-        U = rng.standard_normal((self.n_ref, self.d))  # = R x for x ~ N(0, I): same law
+    def _reference(self) -> tuple[np.ndarray, np.ndarray]:
+        """Reference inputs u (n, d) and weights (n,), summing to 1.
+
+        A tensor Gauss-Hermite grid with 2^L + 1 nodes per axis when it has at most
+        ``MAX_GRID`` points (then every moment used below, of degree <= 2^(L+1) per variable, is
+        exact); otherwise ``n_ref`` Monte Carlo draws of u = R x ~ N(0, I_d) from the seed.
+        """
+        n_nodes = 2**self.L + 1
+        if n_nodes**self.d <= MAX_GRID:
+            return gauss_hermite_grid(self.d, n_nodes)
+        U = reference_rng(self.seed, 1).standard_normal((self.n_ref, self.d))
+        return U, np.full(self.n_ref, 1.0 / self.n_ref)
+
+    def _calibrate(self) -> None:
+        """Feature standardisation, alphas and output normalisation from the reference."""
+        U, w = self._reference()
+        self.exact = w.shape[0] != self.n_ref or not np.all(w == w[0])
         self._mu, self._sd = {}, {}
-        feats = self._features(U, fit=True)
-        S = np.column_stack([F.sum(axis=1) for F in feats])  # (n_ref, L) level sums
-        T = _increment_coordinates(feats, S)
+        feats = self._features(U, weights=w)
+        S = np.column_stack([F.sum(axis=1) for F in feats])  # (n, L) level sums
+        T = _increment_coordinates(feats, S, w)
         if self.fixed_alpha:
             self.alpha = self.gap ** np.arange(self.L)
             self.feasible = True
@@ -122,17 +148,19 @@ class BFCTask(Task):
         v = np.array([np.sum((Tl @ self.alpha) ** 2) for Tl in T])
         self._shares = v / v.sum()
         out = S @ self.alpha
-        self._out_mean, self._out_sd = float(out.mean()), float(out.std())
-        self.share_se = incremental_r2_se(feats, out)[1]
+        self._out_mean = float(w @ out)
+        self._out_sd = float(np.sqrt(w @ (out - self._out_mean) ** 2))
+        self.share_se = np.zeros(self.L) if self.exact else incremental_r2_se(feats, out)[1]
 
-    def _features(self, U: np.ndarray, fit: bool = False) -> list[np.ndarray]:
-        """[F_1, ..., F_L] from rotated inputs U (n, d); with fit=True estimate the constants."""
+    def _features(self, U: np.ndarray, weights: np.ndarray | None = None) -> list[np.ndarray]:
+        """[F_1, ..., F_L] from rotated inputs U (n, d); with weights, estimate the constants."""
         levels = {0: U, 1: ((U**2) @ self.W1.T - self._mu1) / self._sd1}
         for l in range(2, self.L + 1):
             z = sum(levels[j] @ W.T for j, W in self.W[l].items())
             s = z**2
-            if fit:
-                self._mu[l], self._sd[l] = s.mean(axis=0), s.std(axis=0)
+            if weights is not None:
+                self._mu[l] = weights @ s
+                self._sd[l] = np.sqrt(weights @ (s - self._mu[l]) ** 2)
             levels[l] = (s - self._mu[l]) / self._sd[l]
         return [levels[l] for l in range(1, self.L + 1)]
 
@@ -174,6 +202,7 @@ class BFCTask(Task):
     def info(self) -> dict:
         out = super().info()
         out.update(alpha=[float(a) for a in self.alpha], feasible=self.feasible,
+                   calibration="quadrature" if self.exact else "monte_carlo",
                    share_se=[float(s) for s in self.share_se],
                    requested_shares=[float(s) for s in self.requested_shares])
         return out
@@ -183,17 +212,20 @@ class BFCTask(Task):
                 f"k={self.k}, gap={self.gap})")
 
 
-def _increment_coordinates(feats: list[np.ndarray], S: np.ndarray) -> list[np.ndarray]:
+def _increment_coordinates(feats: list[np.ndarray], S: np.ndarray,
+                           w: np.ndarray) -> list[np.ndarray]:
     """Per level l, the coordinates (k_l, L) of Q_l S in an orthonormal basis of the increment.
 
-    With M = [1, F_1, ..., F_L] = Q R (thin QR), Q^T S = R^-T M^T S; R comes from the Cholesky
-    factor of the small Gram matrix M^T M, so no tall QR is needed.  Rows are grouped per level.
+    Inner products are <f, g> = sum_i w_i f_i g_i.  With M = [1, F_1, ..., F_L] and G = M^T W M =
+    Rt Rt^T (Cholesky), the columns of M Rt^-T are orthonormal and the coordinates of S in them
+    are Rt^-1 M^T W S, so no tall QR is needed.  Rows are grouped per level.
     """
     n = S.shape[0]
     M = np.hstack([np.ones((n, 1))] + feats)
-    G = M.T @ M
+    Mw = M * w[:, None]
+    G = Mw.T @ M
     Rt = np.linalg.cholesky(G + 1e-12 * np.trace(G) / len(G) * np.eye(len(G)))
-    C = np.linalg.solve(Rt, M.T @ S)
+    C = np.linalg.solve(Rt, Mw.T @ S)
     bounds = np.cumsum([1] + [F.shape[1] for F in feats])
     return [C[bounds[i]:bounds[i + 1]] for i in range(len(feats))]
 

@@ -6,6 +6,12 @@
 * ``incremental_r2(levels, y)``: the increase in R^2 as each level's features join a least-squares
   fit on the features of the levels below it (constant included): the "share beyond the levels
   below" that ``Task.level_shares`` reports.
+* ``gauss_hermite_grid`` / ``hermite_degree_profile``: exact population versions for Gaussian
+  inputs in small d.  A tensor Gauss-Hermite rule with n nodes per axis integrates polynomials of
+  degree <= 2n - 1 in each variable exactly, so for f of degree <= n - 1 the Hermite coefficients
+  c_a = E[f(x) prod_j h_{a_j}(x_j)] and the energy of each total degree, sum_{|a| = m} c_a^2, are
+  exact: no Monte Carlo error and no heavy-tail problem.
+* ``cube_points`` / ``walsh_degree_profile``: the same on {-1, +1}^d by enumerating all 2^d points.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ from collections.abc import Sequence
 
 import numpy as np
 from sklearn.preprocessing import PolynomialFeatures
+
+from tasks.hermite import hermite_table
 
 
 def monomial_features(X: np.ndarray, degree: int) -> np.ndarray:
@@ -40,8 +48,11 @@ def polynomial_r2(X: np.ndarray, y: np.ndarray, degree: int) -> float:
     return lstsq_r2(monomial_features(X, degree), y)
 
 
-def incremental_r2(levels: Sequence[np.ndarray], y: np.ndarray) -> list[float]:
+def incremental_r2(levels: Sequence[np.ndarray], y: np.ndarray,
+                   weights: np.ndarray | None = None) -> list[float]:
     """Increase of R^2 as each level's features (n, k_l) join the fit on the lower levels.
+
+    ``weights`` (n,), summing to 1, turn the sample into a quadrature rule (population values).
 
     One Cholesky factorisation of the Gram matrix of [1, F_1, ..., F_L, y] (columns scaled to unit
     norm): with A = [M, y] = Q R, the entries R[i, -1] are the coordinates of y in the orthonormal
@@ -51,6 +62,8 @@ def incremental_r2(levels: Sequence[np.ndarray], y: np.ndarray) -> list[float]:
     n = y.shape[0]
     feats = [np.asarray(F, dtype=np.float64).reshape(n, -1) for F in levels]
     A = np.hstack([np.ones((n, 1))] + feats + [np.asarray(y, dtype=np.float64)[:, None]])
+    if weights is not None:
+        A = A * np.sqrt(np.asarray(weights, dtype=np.float64))[:, None]
     scale = np.linalg.norm(A, axis=0)
     scale[scale == 0] = 1.0
     A = A / scale
@@ -58,9 +71,11 @@ def incremental_r2(levels: Sequence[np.ndarray], y: np.ndarray) -> list[float]:
         # tiny ridge: y may lie exactly in the span of the features (then A^T A is singular)
         R = np.linalg.cholesky(A.T @ A + 1e-12 * np.eye(A.shape[1])).T
     except np.linalg.LinAlgError:
+        if weights is not None:
+            raise
         return _incremental_r2_lstsq(feats, y)
     coords = R[:-1, -1] ** 2
-    tss = np.sum((A[:, -1] - A[:, -1].mean()) ** 2)
+    tss = coords.sum() + R[-1, -1] ** 2 - coords[0]  # total minus the constant's part
     bounds = np.cumsum([1] + [F.shape[1] for F in feats])
     return [float(coords[bounds[i]:bounds[i + 1]].sum() / tss) for i in range(len(feats))]
 
@@ -92,3 +107,50 @@ def incremental_r2_se(levels: Sequence[np.ndarray], y: np.ndarray,
     per = np.array([incremental_r2([F[a:b] for F in levels], y[a:b])
                     for a, b in zip(edges[:-1], edges[1:], strict=True)])
     return whole, per.std(axis=0, ddof=1) / np.sqrt(n_batches)
+
+
+def gauss_hermite_grid(d: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Tensor Gauss-Hermite rule for N(0, I_d): nodes (n^d, d) in C order, weights (n^d,), sum 1."""
+    x, w = np.polynomial.hermite_e.hermegauss(n)
+    w = w / w.sum()
+    grids = np.meshgrid(*([x] * d), indexing="ij")
+    nodes = np.stack([g.ravel() for g in grids], axis=1)
+    weights = np.ones(1)
+    for _ in range(d):
+        weights = np.multiply.outer(weights, w).ravel()
+    return nodes, weights
+
+
+def hermite_degree_profile(values: np.ndarray, d: int, n: int) -> np.ndarray:
+    """Energy E[f_m^2] of each total Hermite degree m = 0..d(n-1) of f, from f on the grid.
+
+    ``values`` is f at ``gauss_hermite_grid(d, n)[0]``; exact when f has degree <= n - 1 in each
+    variable.  The entries sum to E[f^2]; entry 0 is E[f]^2.
+    """
+    x, w = np.polynomial.hermite_e.hermegauss(n)
+    w = w / w.sum()
+    H = hermite_table(x, n - 1) * w[:, None]  # (node, degree)
+    C = np.asarray(values, dtype=np.float64).reshape((n,) * d)
+    for axis in range(d):
+        C = np.moveaxis(np.tensordot(C, H, axes=([axis], [0])), -1, axis)
+    degree = np.add.reduce(np.indices((n,) * d), axis=0)
+    return np.bincount(degree.ravel(), weights=(C**2).ravel(), minlength=d * (n - 1) + 1)
+
+
+def cube_points(d: int) -> np.ndarray:
+    """All 2^d points of {-1, +1}^d, shape (2^d, d): row i has x_j = (-1)^(bit j of i)."""
+    i = np.arange(2**d)[:, None]
+    return 1.0 - 2.0 * ((i >> np.arange(d)) & 1)
+
+
+def walsh_degree_profile(values: np.ndarray, d: int) -> np.ndarray:
+    """Energy of each Walsh degree m = 0..d of f given at ``cube_points(d)`` (exact)."""
+    c = np.asarray(values, dtype=np.float64).copy()
+    h = 1
+    while h < c.size:  # fast Walsh-Hadamard transform
+        c = c.reshape(-1, 2, h)
+        c = np.stack([c[:, 0] + c[:, 1], c[:, 0] - c[:, 1]], axis=1).reshape(-1)
+        h *= 2
+    c /= c.size
+    degree = np.array([bin(s).count("1") for s in range(c.size)])
+    return np.bincount(degree, weights=c**2, minlength=d + 1)
