@@ -65,10 +65,10 @@ class MLPNet(nn.Module):
         self.head = init_linear(nn.Linear(width, 1), 1.0)
         self.act, self.residual = act, residual
 
-    def hidden(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """[h_1, ..., h_L], each (b, width)."""
+    def hidden(self, x: torch.Tensor, upto: int | None = None) -> list[torch.Tensor]:
+        """[h_1, ..., h_upto] (default all L layers), each (b, width)."""
         hs, h = [], x
-        for i, layer in enumerate(self.layers):
+        for i, layer in enumerate(self.layers[: upto or len(self.layers)]):
             a = activation(self.act, layer(h))
             h = h + a if (self.residual and i > 0) else a
             hs.append(h)
@@ -82,21 +82,22 @@ class MLPLearner(TorchNetLearner):
     """End-to-end trained fully connected net (family ``hierarchical``).
 
     Parameters: ``depth`` hidden layers of ``width`` units, ``activation`` in relu / gelu /
-    quadratic, ``residual`` skips, ``weight_decay`` (AdamW), ``batch_size``, ``max_steps`` (budget
-    in optimisation steps), ``patience`` (steps without a 0.1 % validation improvement before
-    stopping; None = max_steps // 3), ``lr_grid`` (candidates, chosen by pilot runs at
-    ``tune_fraction`` of the budget), ``optimizer`` adam / sgd, ``val_fraction`` of the n samples
-    held out for early stopping and lr choice, ``max_retries`` lr / 10 restarts on divergence,
-    ``callback(step, self)`` every ``callback_every`` steps, ``device`` auto / cpu / cuda,
-    ``dtype`` float32 / float64, ``random_state``.
+    quadratic, ``residual`` skips, ``weight_decay`` (AdamW), ``batch_size``, ``max_steps``
+    (budget in optimisation steps), ``patience`` (steps without a 0.1 % validation improvement
+    before stopping; None = max_steps // 3), ``lr_grid`` (candidates, chosen by pilot runs at
+    ``tune_fraction`` of the budget), ``optimizer`` adam / sgd, ``grad_clip`` (max gradient
+    norm, None = off), ``val_fraction`` of the n samples held out for early stopping and the lr
+    choice, ``max_retries`` (lr / 10 restarts on divergence), ``callback(step, self)`` every
+    ``callback_every`` steps, ``device`` auto / cpu / cuda, ``dtype`` float32 / float64,
+    ``random_state``.
     """
 
     family = "hierarchical"
 
     def __init__(self, depth=3, width=256, activation="relu", residual=False, weight_decay=1e-4,
                  batch_size=256, max_steps=3000, patience=None, lr_grid=(1e-3, 3e-3),
-                 tune_fraction=0.15, optimizer="adam", val_fraction=0.2, max_retries=3,
-                 standardize=True, callback=None, callback_every=100, device="auto",
+                 tune_fraction=0.15, optimizer="adam", grad_clip=None, val_fraction=0.2,
+                 max_retries=3, standardize=True, callback=None, callback_every=100, device="auto",
                  dtype="float32", random_state=None):
         self.depth = depth
         self.width = width
@@ -109,6 +110,7 @@ class MLPLearner(TorchNetLearner):
         self.lr_grid = lr_grid
         self.tune_fraction = tune_fraction
         self.optimizer = optimizer
+        self.grad_clip = grad_clip
         self.val_fraction = val_fraction
         self.max_retries = max_retries
         self.standardize = standardize
@@ -126,10 +128,12 @@ class MLPLearner(TorchNetLearner):
         patience = None if self.patience is None else max(1, int(round(self.patience * scale)))
         return TrainConfig(lr=lr, max_steps=steps, batch_size=int(self.batch_size),
                            weight_decay=float(self.weight_decay), optimizer=self.optimizer,
-                           patience=patience)
+                           patience=patience, grad_clip=self.grad_clip)
 
     def _procedure(self, model, data, lr, scale, generator, on_step):
-        return train(model, data, self._config(lr, scale), generator, on_step=on_step)
+        cfg = self._config(lr, scale)
+        self._extra_info = {"step_budget": int(cfg.max_steps)}
+        return train(model, data, cfg, generator, on_step=on_step)
 
     def resources(self, n: int, d: int):
         m, L = int(self.width), int(self.depth)

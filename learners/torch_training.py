@@ -22,7 +22,8 @@ at ``tune_fraction`` of the budget (same seed, same split); the lr with the lowe
 loss is then trained with the full budget from scratch.  Cost: (1 + tune_fraction * len(grid)) x
 budget.  Everything stays inside the n samples (the validation part counts toward n).
 
-Divergence.  A non-finite training or validation loss at an evaluation raises :class:`Diverged`.
+Divergence.  A non-finite training or validation loss at an evaluation, or one above
+``diverge_loss`` (1e6, in units of Var(y): predicting the mean scores 1), raises :class:`Diverged`.
 :func:`run_with_retries` restarts with lr / 10 up to ``max_retries`` times and then raises
 :class:`learners.base.DivergenceError` with a one-line message; the harness records it as failed.
 """
@@ -202,6 +203,7 @@ class TrainConfig:
     eval_every: int | None = None
     min_rel_improvement: float = 1e-3
     grad_clip: float | None = None
+    diverge_loss: float = 1e6
 
     def resolved_eval_every(self, n_train: int) -> int:
         """Evaluate about once per epoch, at least every 100 steps and at most every 5."""
@@ -305,9 +307,9 @@ def train(
         train_loss = float(run_loss) / every
         run_loss.zero_()
         val = mse(forward, data.X_val, data.y_val)
-        if not (math.isfinite(train_loss) and math.isfinite(val)):
-            raise Diverged(step_offset + step, train_loss if not math.isfinite(train_loss)
-                           else val, cfg.lr)
+        worst = max(train_loss, val) if math.isfinite(train_loss + val) else math.nan
+        if not worst <= cfg.diverge_loss:
+            raise Diverged(step_offset + step, worst, cfg.lr)
         history.append((step_offset + step, train_loss, val))
         if val < best_val * (1.0 - cfg.min_rel_improvement):
             since = 0

@@ -1,0 +1,157 @@
+"""Tests of the shared torch training machinery: schedule, early stopping, lr grid, divergence."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from learners.base import DivergenceError
+from learners.mlp import MLPLearner
+from learners.torch_training import (
+    Data,
+    Diverged,
+    RunResult,
+    Scaler,
+    TrainConfig,
+    build_seeded,
+    lr_factor,
+    resolve_device,
+    run_with_retries,
+    select_lr,
+    train,
+)
+
+
+def test_resolve_device_auto_matches_cuda_availability():
+    want = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto").type == want
+    assert resolve_device("cpu").type == "cpu"
+
+
+def test_lr_factor_warmup_then_cosine_to_floor():
+    cfg = TrainConfig(lr=1.0, max_steps=1000, warmup=0.1, final_lr_factor=0.01)
+    assert lr_factor(0, cfg) == pytest.approx(1 / 100)
+    assert lr_factor(99, cfg) == pytest.approx(1.0)
+    assert lr_factor(100, cfg) == pytest.approx(1.0)
+    mid = 100 + 450
+    assert lr_factor(mid, cfg) == pytest.approx(0.01 + 0.99 * 0.5)
+    assert lr_factor(1000, cfg) == pytest.approx(0.01)
+    const = TrainConfig(lr=1.0, max_steps=1000, schedule="constant")
+    assert lr_factor(900, const) == 1.0
+
+
+def test_scaler_keeps_geometry_and_inverts_targets():
+    rng = np.random.default_rng(0)
+    X = 3.0 * rng.standard_normal((500, 4)) + 1.0
+    y = 5.0 * rng.standard_normal(500) - 2.0
+    s = Scaler.fit(X, y)
+    Z = s.x(X)
+    np.testing.assert_allclose(Z.mean(axis=0), 0.0, atol=1e-12)
+    assert np.mean(Z.var(axis=0)) == pytest.approx(1.0)
+    np.testing.assert_allclose(s.inverse_y(s.y(y)), y)
+
+
+def _linear_data(n=400, d=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(n, d, generator=g)
+    w = torch.tensor([1.0, -2.0, 0.5])
+    y = X @ w
+    return Data(X[:300], y[:300], X[300:], y[300:])
+
+
+def test_train_fits_linear_model_and_restores_best_state():
+    data = _linear_data()
+    model = build_seeded(0, lambda: nn.Sequential(nn.Linear(3, 1), nn.Flatten(0)))
+    cfg = TrainConfig(lr=0.05, max_steps=400, batch_size=64, eval_every=20)
+    res = train(model, data, cfg, torch.Generator().manual_seed(1))
+    assert isinstance(res, RunResult)
+    assert res.best_val < 1e-3
+    with torch.no_grad():
+        val_now = float(torch.mean((model(data.X_val) - data.y_val) ** 2))
+    assert val_now == pytest.approx(res.best_val, rel=1e-5)
+    assert res.history[-1][0] == res.steps_run
+
+
+def test_train_stops_early_after_patience_on_a_plateau():
+    data = _linear_data()
+    data.y_tr = torch.zeros_like(data.y_tr)  # the zero function is optimal: loss flat at once
+    data.y_val = torch.zeros_like(data.y_val)
+    model = nn.Sequential(nn.Linear(3, 1, bias=False), nn.Flatten(0))
+    nn.init.zeros_(model[0].weight)
+    cfg = TrainConfig(lr=1e-3, max_steps=1000, eval_every=10, patience=50)
+    res = train(model, data, cfg, torch.Generator().manual_seed(1))
+    assert res.stopped_early and res.steps_run == 60
+
+
+def test_train_raises_diverged_on_nan_and_on_blow_up():
+    data = _linear_data()
+    model = nn.Sequential(nn.Linear(3, 1), nn.Flatten(0))
+    data.y_tr = data.y_tr.clone()
+    data.y_tr[0] = float("nan")
+    with pytest.raises(Diverged):
+        train(model, data, TrainConfig(lr=1e-3, max_steps=50, eval_every=10, batch_size=300),
+              torch.Generator().manual_seed(0))
+    data = _linear_data()
+    with pytest.raises(Diverged) as info:
+        train(model, data, TrainConfig(lr=1e3, max_steps=100, eval_every=10, optimizer="sgd",
+                                       warmup=0.0), torch.Generator().manual_seed(0))
+    assert info.value.step <= 100
+
+
+def test_run_with_retries_lowers_lr_then_raises_one_line():
+    def run(lr):
+        if lr > 0.02:
+            raise Diverged(7, math.nan, lr)
+        return "ok"
+
+    result, lr, retries = run_with_retries(run, 1.0, max_retries=3)
+    assert (result, retries) == ("ok", 2) and lr == pytest.approx(0.01)
+    with pytest.raises(DivergenceError) as info:
+        run_with_retries(run, 1.0, max_retries=1)
+    msg = str(info.value)
+    assert "\n" not in msg and msg.startswith("diverged: loss=nan at step 7 after 1 retries")
+    assert "lr down to 0.1" in msg
+
+
+def test_select_lr_picks_best_pilot_and_skips_diverging_ones():
+    calls = []
+
+    def run(lr, scale):
+        calls.append((lr, scale))
+        if lr >= 1.0:
+            raise Diverged(3, math.inf, lr)
+        return RunResult(best_val=abs(math.log10(lr) + 2), best_step=1, steps_run=1,
+                         stopped_early=False)
+
+    res, info = select_lr(run, (1e-3, 1e-2, 1e-1, 1.0), tune_fraction=0.25)
+    assert info["lr"] == pytest.approx(1e-2) and info["retries"] == 0
+    assert info["lr_pilot_val"]["1"] is None
+    assert calls[-1] == (1e-2, 1.0) and all(s == 0.25 for _, s in calls[:-1])
+    _, info1 = select_lr(run, (1e-3,))
+    assert info1["lr_pilot_val"] == {} and len(calls) == 6
+
+
+def test_mlp_forced_divergence_retries_with_smaller_lr():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 6))
+    y = X[:, 0] * X[:, 1] + X[:, 2]
+    est = MLPLearner(width=16, depth=2, activation="quadratic", optimizer="sgd", max_steps=100,
+                     lr_grid=(100.0,), max_retries=4, random_state=0).fit(X, y)
+    assert est.fit_info_["retries"] == 4 and est.fit_info_["lr"] == pytest.approx(0.01)
+    assert np.isfinite(est.predict(X)).all()
+
+
+def test_mlp_divergence_for_good_raises_divergence_error():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 6))
+    y = X[:, 0] * X[:, 1]
+    est = MLPLearner(width=16, depth=2, activation="quadratic", max_steps=100,
+                     lr_grid=(1e30, 1e29), max_retries=2, random_state=0)
+    with pytest.raises(DivergenceError) as info:
+        est.fit(X, y)
+    msg = str(info.value)
+    assert "\n" not in msg and "after 2 retries with lr down to 1e+27" in msg
