@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from tasks import make_task
-from tasks.diagnostics import incremental_r2, polynomial_r2
+from tasks.diagnostics import (
+    gauss_hermite_grid,
+    hermite_degree_profile,
+    incremental_r2,
+    polynomial_r2,
+)
 from tasks.multi_index import MultiIndexTask
 
 
@@ -47,3 +52,28 @@ def test_level_shares_and_rank():
     a = task.coef[:task.r]
     assert np.all(np.abs(a) > 0)
     assert np.linalg.matrix_rank(task.U.T @ np.diag(a) @ task.U) == task.r
+
+
+@pytest.mark.parametrize("kwargs", [{"r": 2, "p": 4}, {"r": 3, "p": 3}, {"r": 2, "p": 2},
+                                    {"r": 1, "p": 5, "pure": True}])
+def test_exact_moments_by_quadrature(kwargs):
+    """In the coordinates z = U x the target is an r-variate polynomial: Gauss-Hermite is exact."""
+    task = MultiIndexTask(10, seed=4, **kwargs)
+    n = task.p + 1
+    Z, w = gauss_hermite_grid(task.r, n)
+    y = task.target(Z @ task.U)  # U has orthonormal rows: U (Z U)^T = Z^T
+    assert w @ y == pytest.approx(0.0, abs=1e-12)
+    assert w @ y**2 == pytest.approx(1.0, abs=1e-12)
+    profile = hermite_degree_profile(y, task.r, n)
+    degrees = task.level_degrees()
+    np.testing.assert_allclose(profile[degrees], task.level_shares() if len(degrees) > 1
+                               else [1.0], atol=1e-12)
+
+
+def test_pure_single_index_option():
+    task = MultiIndexTask(8, seed=0, r=1, p=4, pure=True)
+    assert task.level_shares() == [1.0] and task.level_degrees() == [4]
+    assert task.theory_exponents() == {"non-hierarchical": 4.0, "hierarchical": 3.0}
+    X = task._draw_inputs(200, np.random.default_rng(0))
+    z = X @ task.U[0]
+    np.testing.assert_allclose(np.abs(task.target(X)), np.abs(z**4 - 6 * z**2 + 3) / np.sqrt(24))
