@@ -1,0 +1,155 @@
+"""``layerwise``: the architectures of ``bfc_net`` and ``mlp`` trained greedily, block by block.
+
+Procedure (L blocks, total step budget T split over L stages as for ``bfc_net``):
+
+    stage 1:  train block 1 and a linear head on it to convergence (early stopping);
+    stage s:  freeze blocks 1..s-1, add block s and train it with a head, ...;
+    predictor: the last stage's net.
+
+With ``architecture="bfc"`` the net is :class:`learners.bfc_net.DenseQuadNet` (the readout
+c + sum_{l<=s} a_l^T S_l over the active blocks is the head, retrained every stage: a linear
+model on frozen features of the lower blocks).  With ``architecture="mlp"`` it is the chain
+h_l = act(W_l h_{l-1}) of :class:`learners.mlp.MLPNet` with a fresh head w_s^T h_s + b_s per
+stage (earlier heads are discarded; the final head is the mlp's head).  Freezing is
+``backward_depth=0`` of the shared staged trainer; ``backward_depth=m`` lets the gradient reach
+m blocks below the newest (a partial backward feature correction), None is end-to-end.
+
+The end-to-end twin (:meth:`LayerwiseLearner.twin`) is ``bfc_net`` resp. ``mlp`` with the same
+architecture, the same deployed parameter count and the same total step budget; only the training
+order differs.  This is the control that separates backward feature correction from depth alone.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from learners.base import Resources
+from learners.bfc_net import BFCNetLearner, DenseQuadNet, StagedLearnerMixin, check_connections
+from learners.mlp import MLPLearner, MLPNet, init_linear
+from learners.torch_training import TorchNetLearner
+
+ARCHITECTURES = ("bfc", "mlp")
+#: hyper-parameters shared with the end-to-end twin, passed through by :meth:`twin`
+SHARED = ("width", "weight_decay", "batch_size", "patience", "lr_grid", "tune_fraction",
+          "optimizer", "grad_clip", "val_fraction", "max_retries", "standardize", "callback",
+          "callback_every", "device", "dtype", "random_state")
+
+
+class StagedMLPNet(MLPNet):
+    """MLPNet with one extra head per stage 1..L-1: f_s(x) = w_s^T h_s + b_s, f_L = the mlp."""
+
+    def __init__(self, d: int, width: int, depth: int, act: str, residual: bool):
+        super().__init__(d, width, depth, act, residual)
+        self.stage_heads = nn.ModuleList(
+            init_linear(nn.Linear(width, 1), 1.0) for _ in range(depth - 1))
+
+    def _head(self, s: int) -> nn.Linear:
+        return self.head if s == len(self.layers) else self.stage_heads[s - 1]
+
+    def forward(self, x, active: int | None = None):
+        s = active or len(self.layers)
+        return self._head(s)(self.hidden(x, s)[-1]).squeeze(-1)
+
+    def stage_parameters(self, s: int, backward_depth: int | None) -> list[nn.Parameter]:
+        """Layers max(1, s - backward_depth)..s and the head of stage s."""
+        lo = 1 if backward_depth is None else max(1, s - int(backward_depth))
+        ps = [p for layer in self.layers[lo - 1:s] for p in layer.parameters()]
+        return ps + list(self._head(s).parameters())
+
+    def deployed_parameters(self) -> list[nn.Parameter]:
+        """The layers and the final head (the stage heads 1..L-1 are scaffolding)."""
+        return [p for layer in self.layers for p in layer.parameters()] + list(
+            self.head.parameters())
+
+
+class LayerwiseLearner(StagedLearnerMixin, TorchNetLearner):
+    """Greedy block-by-block training of the ``bfc`` or ``mlp`` architecture (family layerwise).
+
+    Parameters: ``architecture`` bfc / mlp, ``depth`` (blocks or hidden layers), ``width``
+    (None = the twin's default: max(64, 2d) for bfc, 256 for mlp), ``connections`` and
+    ``truncate`` (bfc), ``activation`` and ``residual`` (mlp), ``stage_fractions``,
+    ``backward_depth`` (0 = greedy; see the module doc), ``max_steps`` total (None = the twin's
+    default), and the training parameters of ``mlp`` / ``bfc_net``.
+    """
+
+    family = "layerwise"
+    staged = True
+
+    def __init__(self, architecture="bfc", depth=3, width=None, connections=None, truncate=6.0,
+                 activation="relu", residual=False, stage_fractions=None, backward_depth=0,
+                 weight_decay=1e-4, batch_size=256, max_steps=None, patience=None,
+                 lr_grid=(1e-3, 3e-3), tune_fraction=0.15, optimizer="adam", grad_clip=1.0,
+                 val_fraction=0.2, max_retries=3, standardize=True, callback=None,
+                 callback_every=100, device="auto", dtype="float32", random_state=None):
+        self.architecture = architecture
+        self.depth = depth
+        self.width = width
+        self.connections = connections
+        self.truncate = truncate
+        self.activation = activation
+        self.residual = residual
+        self.stage_fractions = stage_fractions
+        self.backward_depth = backward_depth
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_steps = max_steps
+        self.patience = patience
+        self.lr_grid = lr_grid
+        self.tune_fraction = tune_fraction
+        self.optimizer = optimizer
+        self.grad_clip = grad_clip
+        self.val_fraction = val_fraction
+        self.max_retries = max_retries
+        self.standardize = standardize
+        self.callback = callback
+        self.callback_every = callback_every
+        self.device = device
+        self.dtype = dtype
+        self.random_state = random_state
+
+    # -- the end-to-end twin ------------------------------------------------------------------
+    def twin(self) -> TorchNetLearner:
+        """The end-to-end learner with the same architecture, parameters and step budget."""
+        self._check_architecture()
+        shared = {k: getattr(self, k) for k in SHARED}
+        if self.architecture == "bfc":
+            if shared["width"] is None:
+                del shared["width"]
+            return BFCNetLearner(n_blocks=self.depth, connections=self.connections,
+                                 truncate=self.truncate, stage_fractions=self.stage_fractions,
+                                 max_steps=self.max_steps or BFCNetLearner().max_steps, **shared)
+        shared["width"] = shared["width"] or MLPLearner().width
+        return MLPLearner(depth=self.depth, activation=self.activation, residual=self.residual,
+                          max_steps=self.max_steps or MLPLearner().max_steps, **shared)
+
+    def _check_architecture(self) -> None:
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f"architecture must be one of {ARCHITECTURES}, "
+                             f"got {self.architecture!r}")
+
+    # -- StagedLearnerMixin / TorchNetLearner hooks ---------------------------------------------
+    def _total_steps(self) -> int:
+        return int(self.twin().max_steps)
+
+    def _n_stages(self) -> int:
+        return int(self.depth)
+
+    def _backward_depth(self) -> int | None:
+        return self.backward_depth
+
+    def _build(self, d: int, seed: int) -> nn.Module:
+        twin = self.twin()
+        if self.architecture == "bfc":
+            conns = check_connections(self.connections, int(self.depth))
+            return DenseQuadNet(d, twin._width(d), conns, self.truncate)
+        return StagedMLPNet(d, int(twin.width), int(self.depth), self.activation,
+                            bool(self.residual))
+
+    def resources(self, n: int, d: int):
+        twin = self.twin()
+        r = twin.resources(n, d)
+        if self.architecture == "mlp":
+            m = int(twin.width)
+            extra = 5 * 4 * (self.depth - 1) * (m + 1)  # stage heads with their Adam state
+            return Resources(r.memory_bytes + extra, r.seconds)
+        return r
