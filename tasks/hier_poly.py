@@ -29,8 +29,10 @@ level 2 = h(x) itself, share = 1 - Corr(h, p)^2 (the variance not linear in p).
 
 Parameters
 ----------
-d, k = 2 (degree of p, >= 1), q = 2 (degree of g, >= 2), width = None (m, default d),
-p_kind = "hermite", low_share = 0.5 (in (0, 1)), g_coef = None, noise = 0.
+d, k = 2 (degree of p, >= 1), q = 2 (degree of g, >= 2), degree = None (k q; an alternative to
+q, and the family's index parameter: sweep ``degree`` at fixed k so that the report groups the
+configurations into one family), width = None (m, default d), p_kind = "hermite",
+low_share = 0.5 (in (0, 1)), g_coef = None, noise = 0.
 
 Simplifications: the paper covers a broad class of degree-k polynomials p (approximately Gaussian,
 e.g. sums of many ridge functions); here p is a fixed-form sum of orthogonal ridge terms.
@@ -59,12 +61,14 @@ class HierPolyTask(Task):
     name: ClassVar[str] = "hier_poly"
     index_param: ClassVar[str | None] = "degree"
 
-    def __init__(self, d: int, seed: int = 0, noise: float = 0.0, k: int = 2, q: int = 2,
-                 width: int | None = None, p_kind: str = "hermite", low_share: float = 0.5,
-                 g_coef: list[float] | None = None):
+    def __init__(self, d: int, seed: int = 0, noise: float = 0.0, k: int = 2, q: int | None = None,
+                 degree: int | None = None, width: int | None = None, p_kind: str = "hermite",
+                 low_share: float = 0.5, g_coef: list[float] | None = None):
         super().__init__(d, seed=seed, noise=noise)
+        q = _resolve_q(k, q, degree)
         _validate(self.d, k, q, width, p_kind, low_share, g_coef)
         self.k, self.q, self.p_kind = int(k), int(q), p_kind
+        self.degree = self.k * self.q  # degree of h in x: the family's index
         self.width = self.d if width is None else int(width)
         rng = reference_rng(self.seed, 0)
         self.R, self.lam = self._draw_inner(rng)
@@ -118,11 +122,6 @@ class HierPolyTask(Task):
         return coef(brentq(gap, 0.0, theta0, xtol=1e-14))
 
     # -- Task interface ----------------------------------------------------------------------
-    @property
-    def degree(self) -> int:
-        """Degree of h in x: k * q (the family's index)."""
-        return self.k * self.q
-
     def _draw_inputs(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return rng.standard_normal((n, self.d))
 
@@ -192,6 +191,19 @@ def _cumulants_to_moments(kappa: np.ndarray) -> np.ndarray:
     for r in range(1, len(kappa)):
         m[r] = sum(math.comb(r - 1, j - 1) * kappa[j] * m[r - j] for j in range(1, r + 1))
     return m
+
+
+def _resolve_q(k, q, degree) -> int:
+    """q from (q, degree = k q): sweeping ``degree`` at fixed k keeps one family for the report."""
+    if degree is None:
+        return 2 if q is None else q
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+        raise ValueError(f"hier_poly: k must be an integer >= 1, got {k!r}")
+    if not isinstance(degree, (int, np.integer)) or isinstance(degree, bool) or degree % k:
+        raise ValueError(f"hier_poly: degree must be an integer multiple of k={k}, got {degree!r}")
+    if q is not None and q * k != degree:
+        raise ValueError(f"hier_poly: degree={degree} contradicts k={k}, q={q} (degree = k q)")
+    return degree // k
 
 
 def _validate(d, k, q, width, p_kind, low_share, g_coef) -> None:

@@ -79,3 +79,13 @@ def test_explicit_link_and_interface():
 def test_validation(kwargs, param):
     with pytest.raises(ValueError, match=f"hier_poly: {param}"):
         HierPolyTask(8, **kwargs)
+
+
+def test_degree_parameter_indexes_the_family():
+    a, b = HierPolyTask(8, k=2, degree=6), HierPolyTask(8, k=2, q=3)
+    assert a.q == 3 and a.hierarchy_index == 6.0 and HierPolyTask.index_param == "degree"
+    X = a._draw_inputs(50, np.random.default_rng(0))
+    np.testing.assert_array_equal(a.target(X), b.target(X))
+    for bad in ({"k": 2, "degree": 5}, {"k": 2, "q": 2, "degree": 6}):
+        with pytest.raises(ValueError, match="hier_poly: degree"):
+            HierPolyTask(8, **bad)
