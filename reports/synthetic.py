@@ -124,7 +124,7 @@ def write_run(run_dir: str | Path, records: list[Record], spec: dict,
         con.execute(f"CREATE TABLE IF NOT EXISTS records ({', '.join(cols)}, PRIMARY KEY (key))")
         con.executemany(
             f"INSERT OR REPLACE INTO records VALUES ({', '.join('?' * len(cols))})",
-            [tuple(r.to_row()[c] for c in cols) for r in records])
+            [tuple(row[c] for c in cols) for row in (r.to_row() for r in records)])
         con.commit()
     (run_dir / "spec.json").write_text(json.dumps(spec, indent=2, sort_keys=True))
     if provenance is not None:
@@ -153,12 +153,14 @@ def synthetic_run(run_dir: str | Path, tasks: list[SynthTask], laws: list[Law],
     return write_run(run_dir, records, spec, provenance)
 
 
-def demo_run(run_dir: str | Path, seed: int = 0) -> Path:
+def demo_run(run_dir: str | Path, seed: int = 0, ds: Iterable[int] = (4, 6, 8, 11, 16),
+             seeds: Iterable[int] = range(5), indices: Iterable[int] = (2, 3, 4),
+             n_max: int = 2**15, provenance: bool = True) -> Path:
     """A small run exercising every outcome: a kernel whose beta = p grows with p, a deep net with
     bounded beta, a baseline that never reaches eps (censored), resource skips, failures and
-    timeouts, over a family indexed by p = 2, 3, 4 and d = 4 ... 16."""
+    timeouts, over a family indexed by p (default 2, 3, 4) and d (default 4 ... 16)."""
     tasks = [SynthTask("toy", {"p": p, "r": 2}, "p", 0.3,
-                       {"non-hierarchical": float(p), "hierarchical": 1.5}) for p in (2, 3, 4)]
+                       {"non-hierarchical": float(p), "hierarchical": 1.5}) for p in indices]
 
     def fail(d: int, n: int, s: int) -> str | None:
         return "failed" if (d, s) == (8, 1) and n == 64 else (
@@ -175,6 +177,6 @@ def demo_run(run_dir: str | Path, seed: int = 0) -> Path:
             "cpu": "synthetic CPU", "gpu": None, "threads": 1, "hostname": "synthetic",
             "started_at": "2026-01-01T00:00:00Z", "finished_at": "2026-01-01T01:00:00Z",
             "command": "hierbench run demo"}
-    return synthetic_run(run_dir, tasks, laws, ds=[4, 6, 8, 11, 16], seeds=[0, 1, 2, 3, 4],
-                         grid=n_grid(16, 2**15), eps={"kind": "absolute", "value": 0.1},
-                         seed=seed, provenance=prov)
+    return synthetic_run(run_dir, tasks, laws, ds=list(ds), seeds=list(seeds),
+                         grid=n_grid(16, n_max), eps={"kind": "absolute", "value": 0.1},
+                         seed=seed, provenance=prov if provenance else None)
