@@ -43,7 +43,7 @@ Heavy tails: level l is a degree-2^l polynomial built from squares of squares; t
 is in the tens to hundreds at L = 3, d = 8, and larger at L = 4.  Monte Carlo estimates of
 variances and shares on finite samples are correspondingly noisy: at d = 8, L = 3 the top share
 measured on 10^5 fresh samples is typically within a factor 2 of the calibrated one, at L = 4
-only within an order of magnitude; at d >= 32, L <= 3 it is within a few per cent.  Larger d
+only within an order of magnitude; at d = 32-64, L = 3 usually within about 10%.  Larger d
 (more averaging in level 1) and larger ``n_ref`` help; the class itself (sigma(z) = z^2, no
 truncation) is the paper's.  Most of the variance of a level sits well below its top degree
 (squaring a Gaussian polynomial puts much of its energy at lower Hermite degrees): at d = 4,
