@@ -88,9 +88,15 @@ def test_layerwise_registry_clone_seed_and_hidden():
 
 
 def test_end_to_end_beats_layerwise_on_a_two_level_bfc_target():
-    """The control: same net, same budget; greedy training cannot correct block 1."""
-    X, y, Xt, yt = _data(d=8, n=2000, n_test=4000, L=2)
-    kw = dict(architecture="bfc", depth=2, max_steps=2000, lr_grid=(3e-3,), random_state=0)
+    """The control: same net, same budget; greedy training cannot correct block 1.
+
+    Block 1 (40 units) cannot span all d(d+1)/2 = 78 quadratic forms, so it has to pick the
+    right ones; frozen after stage 1 it keeps those that fit level 1 alone (measured: layerwise
+    0.04-0.06, end-to-end 0.007-0.012 over three teacher seeds).
+    """
+    X, y, Xt, yt = _data(d=12, n=2000, n_test=4000, L=2)
+    kw = dict(architecture="bfc", depth=2, width=40, max_steps=2000, lr_grid=(3e-3,),
+              random_state=0)
     lw = LayerwiseLearner(**kw).fit(X, y)
     e2e = lw.twin().fit(X, y)
     err_lw = float(np.mean((lw.predict(Xt) - yt) ** 2) / np.var(yt))
