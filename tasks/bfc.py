@@ -293,7 +293,10 @@ def _validate_connections(connections, L: int) -> list[list[int]]:
                          f"got {connections!r}")
     out = []
     for l, J in enumerate(connections, start=2):
-        Js = sorted({int(j) for j in J})
+        try:
+            Js = sorted({int(j) for j in J})
+        except (TypeError, ValueError):
+            Js = []
         if l - 1 not in Js or Js[0] < 0 or Js[-1] > l - 1:
             raise ValueError(f"bfc: connections for level {l} must be a subset of 0..{l - 1} "
                              f"containing {l - 1}, got {J!r}")
