@@ -63,6 +63,10 @@ def _verdict_row(g: pd.DataFrame, min_growth: float, ci: float) -> dict:
            "indices": ",".join(f"{i:g}" for i in g["_i"].unique()), "betas": _beta_list(g),
            "expected": EXPECTED.get(first["family"], "")}
     use = g[g["beta_kind"].isin(list(CODE))].drop_duplicates("_i")
+    if g["_i"].nunique() < 2:
+        row.update(verdict="not enough evidence",
+                   reason="one index value in the run: no depth/degree sweep")
+        return row
     if len(use) < 2:
         row.update(verdict="not enough evidence",
                    reason=f"beta estimable at {len(use)} index value(s); need 2")

@@ -99,8 +99,8 @@ def learning_curve_figures(a: Analysis, out: Path) -> list[Figure]:
     thr = a.complexity.groupby(["task_label", "d"])["threshold"].median()
     for task, c in curves.groupby("task", sort=True):
         labels = sorted(c["label"].unique())
-        grid = sns.FacetGrid(c, row="task_label", col="d", margin_titles=True, height=2.1,
-                             aspect=1.15, sharey=True, despine=False)
+        grid = sns.FacetGrid(c, row="task_label", col="d", height=2.3, aspect=1.2,
+                             sharey=True, despine=False)
 
         def draw(data: pd.DataFrame, **_kw) -> None:
             ax = plt.gca()
@@ -114,12 +114,14 @@ def learning_curve_figures(a: Analysis, out: Path) -> list[Figure]:
 
         grid.map_dataframe(draw)
         loglog(grid)
+        grid.set_titles("{row_name}, d = {col_name}")
         grid.set_axis_labels("n (training samples)", "test error (normalised MSE)")
         _legend(grid, styles, labels, [("eps threshold", {"color": "0.3", "ls": "--"})])
         figs.append(_save(grid, out, f"learning_curves_{slug(task)}",
                           f"Learning curves: {task} (median over seeds, band = IQR)",
                           "Median test error over seeds against n, with the inter-quartile "
-                          "range as a band; dashed: the eps threshold. Log-log axes."))
+                          "range as a band; dashed: the eps threshold (for relative eps, its "
+                          "median over the seeds' teachers). Log-log axes."))
     return figs
 
 

@@ -25,9 +25,12 @@ def fmt(x, digits: int = 3) -> str:
 
 
 def _verdict_lookup(a: Analysis) -> dict:
+    """(family_key, label) -> verdict, for families with a depth/degree sweep in the run."""
     v = a.verdicts
-    return {} if v.empty else dict(zip(zip(v["family_key"], v["label"], strict=True),
-                                       v["verdict"], strict=True))
+    if v.empty:
+        return {}
+    v = v[~v["reason"].astype(str).str.startswith("one index value")]
+    return dict(zip(zip(v["family_key"], v["label"], strict=True), v["verdict"], strict=True))
 
 
 def exponent_table(a: Analysis) -> pd.DataFrame:
