@@ -58,7 +58,7 @@ def load_records(run_dir: str | Path) -> pd.DataFrame:
     path = Path(run_dir) / RESULTS_FILE
     if not path.exists():
         return normalise_records(pd.DataFrame(columns=column_names()))
-    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
+    with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as con:
         try:
             df = pd.read_sql_query("SELECT * FROM records", con)
         except (sqlite3.Error, pd.errors.DatabaseError):

@@ -175,8 +175,9 @@ def _scaling_figures(a: Analysis, out: Path, value: str, slope: str, what: str,
         d_ticks(grid, c["d"])
         grid.set_titles("{col_name}")
         grid.set_axis_labels("d (input dimension)", ylabel)
-        extra = [("fit", {"color": "0.3"}), ("censored (> value)", {"color": "0.3",
-                                                                   "marker": "^", "ls": ""})]
+        extra = [("fit", {"color": "0.3"}),
+                 ("censored (> value)", {"color": "0.3", "marker": "^", "ls": ""}),
+                 ("at grid min (<= value)", {"color": "0.3", "marker": "v", "ls": ""})]
         if slope == "beta":
             extra.insert(1, ("theory slope", {"color": "0.3", "ls": "--"}))
         _legend(grid, styles, labels, extra)
