@@ -433,7 +433,7 @@ class TorchNetLearner(HierbenchLearner):
         X_tr, y_tr, X_val, y_val = train_val_split(X, y, self.val_fraction, rng)
         self.scaler_ = Scaler.fit(X_tr, y_tr, standardize_x=self.standardize)
         self.device_ = resolve_device(self.device)
-        self.dtype_ = resolve_dtype(self.dtype)
+        self.dtype_ = resolve_dtype(self._dtype_setting())
         self.n_features_in_ = X.shape[1]
         s = self.scaler_
         data = Data.from_numpy(s.x(X_tr), s.y(y_tr), s.x(X_val), s.y(y_val),
@@ -452,6 +452,9 @@ class TorchNetLearner(HierbenchLearner):
         self.model_ = model.eval()
         self.fit_info_ = self._fit_info(res, info, n=X.shape[0], n_val=X_val.shape[0])
         return self
+
+    def _dtype_setting(self) -> str:
+        return self.dtype
 
     def _step_hook(self) -> Callable[[int], None] | None:
         cb = getattr(self, "callback", None)
