@@ -1,51 +1,95 @@
 """Kernel ridge regression (``krr``), tuned inside its n samples, exact up to the memory cap.
 
 Model: f(x) = b + sum_i c_i k(x, x_i) with (K + a I) c = y - b, b = mean(y) (``fit_intercept``).
+The ridge a is absolute (scikit-learn's ``alpha``); the tuning grid is relative to mean(diag K).
 
-Tuning (when ``bandwidth``/``alpha`` are None): the bandwidth is the median heuristic s0 times
-``bandwidth_grid``; the ridge a is ``alpha_grid`` (relative) times mean(diag K).  For n <=
-``tune_max`` every (bandwidth, ridge) pair is scored by exact leave-one-out from one
-eigendecomposition per bandwidth (:mod:`learners.ridge_tuning`), and the solution comes from the
-same eigenpairs.  Above ``tune_max`` the bandwidth and ridge are scored the same way on a random
-subsample of ``tune_max`` points, and the final system on all n is solved once by an in-place
-Cholesky factorisation.
+Three paths, chosen by :meth:`KernelRidgeLearner.plan` from (n, d) and ``memory_limit_gb``:
+
+``eigh`` (n <= ``tune_max``)
+    one eigendecomposition per bandwidth gives the exact leave-one-out error of every ridge of the
+    grid and the solution (:mod:`learners.ridge_tuning`).
+``exact`` (one n x n matrix fits the cap, float64 or float32)
+    bandwidth and a first ridge a0 by exact LOO on a subsample of ``tune_max`` points; then the
+    ridge is re-chosen on the full n by hold-out (the last ``val_fraction`` of a random order):
+    (1) batched PCG with a Nystrom preconditioner solves the training block for a window of
+    ridges around a0 at once, within an iteration budget of half a Cholesky's predicted time;
+    (2) a ridge whose PCG did not converge is scored, if the search needs it, by one in-place
+    Cholesky of the full K + a I, whose trailing block L22 (the Cholesky factor of the Schur
+    complement S of the training block) gives the exact hold-out residuals r_v = L22 L22^T c_v
+    and, at once, the final coefficients c; (3) for a ridge scored by PCG the full system is
+    solved by PCG warm-started from the training solution when its predicted cost is below a
+    Cholesky's, by Cholesky otherwise.
+``nystrom`` (past the cap)
+    Falkon (:func:`learners.nystrom.falkon_solve`) with m centres, ridge by the same hold-out.
+
+float32 is used where it is accurate enough: when eps32 lambda_max(K) <= a / 10 for the smallest
+ridge searched (a round-off perturbation below a tenth of the ridge), or when only float32 fits.
 """
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
 import scipy.linalg as sla
+import torch
 
 from learners import kernels as kz
 from learners.base import HierbenchLearner, Resources
+from learners.nystrom import (
+    KnmOperator,
+    NystromPreconditioner,
+    batched_pcg,
+    falkon_solve,
+    shifted_matvec,
+)
 from learners.ridge_tuning import (
     default_ridge_grid,
     eigh_solution,
+    holdout_errors,
+    local_search,
     loo_errors_eigh,
     pick_best,
 )
 
-#: sustained matrix-product rate assumed by the time model [flop/s]
-FLOPS = 4e10
+#: cost model of this class of machine: Cholesky / matrix-product rates [flop/s] by itemsize,
+#: rate of skinny products (n x n by n x r) [flop/s] and memory bandwidth [bytes/s]
+FLOPS = {8: 7e10, 4: 1.5e11}
+FLOPS_SKINNY = 2e10
+BANDWIDTH = 1e10
+EPS32 = float(np.finfo(np.float32).eps)
+
+
+def cholesky_seconds(n: int, itemsize: int) -> float:
+    """Predicted time of an in-place Cholesky of an n x n matrix: n^3 / 3 flops."""
+    return n**3 / 3 / FLOPS[itemsize]
+
+
+def pass_seconds(rows: int, cols: int, r: int, itemsize: int) -> float:
+    """Predicted time of one product of a (rows x cols) matrix with r vectors."""
+    return rows * cols * itemsize / BANDWIDTH + 2.0 * rows * cols * r / FLOPS_SKINNY
 
 
 class KernelRidgeLearner(HierbenchLearner):
     """Kernel ridge regression with the bandwidth and ridge tuned inside the n samples.
 
-    Parameters: ``kernel`` in {rbf, laplace, polynomial, arccos}; ``bandwidth`` (None = tuned,
-    float = fixed, absolute); ``bandwidth_grid`` multipliers of the median heuristic; ``degree``
-    and ``coef0`` of the polynomial kernel; ``alpha`` (None = tuned, float = fixed absolute ridge,
-    scikit-learn's ``alpha``); ``alpha_grid`` relative ridges; ``tune_max`` largest n tuned by
-    exact LOO; ``memory_limit_gb`` cap on one n x n matrix; ``random_state`` seeds subsampling.
+    Parameters: ``kernel`` in {rbf, laplace, polynomial, arccos}; ``bandwidth`` (None = median
+    heuristic times ``bandwidth_grid``, float = fixed); ``degree``/``coef0`` of the polynomial
+    kernel; ``alpha`` (None = tuned, float = fixed absolute ridge); ``alpha_grid`` relative
+    ridges; ``solver`` in {auto, eigh, exact, nystrom}; ``dtype`` in {auto, float32, float64};
+    ``n_centers`` (Nystrom centres, None = auto); ``val_fraction`` of the hold-out; ``tune_max``
+    largest n tuned by exact LOO (and the subsample size above it); ``ridge_window`` decades
+    searched on either side of the subsample's ridge; ``tol`` relative residual of the iterative
+    solvers; ``memory_limit_gb`` cap on the largest matrix; ``random_state`` seeds all sampling.
     """
 
     family = "non-hierarchical"
 
     def __init__(self, kernel="rbf", bandwidth=None, bandwidth_grid=(0.5, 1.0, 2.0), degree=3,
-                 coef0=1.0, alpha=None, alpha_grid=None, fit_intercept=True, tune_max=2000,
-                 memory_limit_gb=3.5, random_state=None):
+                 coef0=1.0, alpha=None, alpha_grid=None, fit_intercept=True, solver="auto",
+                 dtype="auto", n_centers=None, val_fraction=0.2, tune_max=1500, ridge_window=1.5,
+                 tol=None, memory_limit_gb=3.5, random_state=None):
         self.kernel = kernel
         self.bandwidth = bandwidth
         self.bandwidth_grid = bandwidth_grid
@@ -54,43 +98,79 @@ class KernelRidgeLearner(HierbenchLearner):
         self.alpha = alpha
         self.alpha_grid = alpha_grid
         self.fit_intercept = fit_intercept
+        self.solver = solver
+        self.dtype = dtype
+        self.n_centers = n_centers
+        self.val_fraction = val_fraction
         self.tune_max = tune_max
+        self.ridge_window = ridge_window
+        self.tol = tol
         self.memory_limit_gb = memory_limit_gb
         self.random_state = random_state
 
-    # ----------------------------------------------------------------- helpers
-    def _kparams(self, s):
-        return {"kernel": self.kernel, "bandwidth": float(s), "degree": self.degree,
-                "coef0": self.coef0}
+    # ----------------------------------------------------------------- kernel hooks
+    def _make_kernel(self, s: float):
+        """The kernel at bandwidth s (subclasses return other kernel objects)."""
+        return kz.Kernel(self.kernel, float(s), self.degree, self.coef0)
 
+    def _reference_scale(self, X, rng) -> float:
+        return kz.reference_scale(X, self.kernel, rng)
+
+    # ----------------------------------------------------------------- planning
+    def _limit(self) -> float:
+        return float(self.memory_limit_gb) * 2**30
+
+    def _centers(self, n: int) -> int:
+        """m = 16 sqrt(n) (at most 10000 and 3 m^2 float64 <= 30 % of the cap) unless given."""
+        if self.n_centers is not None:
+            return int(min(n, max(1, self.n_centers)))
+        m_mem = math.sqrt(0.1 * self._limit() / 8)
+        return int(min(n, 10000, 16 * math.sqrt(n), m_mem))
+
+    def plan(self, n: int, d: int) -> dict:
+        """The path ('eigh' | 'exact' | 'nystrom') and the largest dtype fit would use at (n, d)."""
+        tuned = self.alpha is None or self.bandwidth is None
+        if self.solver not in ("auto", "eigh", "exact", "nystrom"):
+            raise ValueError(f"unknown solver {self.solver!r}")
+        fits = {8: n * n * 8 <= self._limit(), 4: n * n * 4 <= self._limit()}
+        if self.dtype != "auto":
+            item = np.dtype(self.dtype).itemsize
+            fits = {item: fits[item]}
+        if self.solver == "eigh" or (self.solver == "auto" and tuned and n <= self.tune_max):
+            return {"path": "eigh", "itemsize": 8}
+        if self.solver == "exact" or (self.solver == "auto" and any(fits.values())):
+            return {"path": "exact", "itemsize": 8 if fits.get(8) else min(fits)}
+        return {"path": "nystrom", "itemsize": 4 if self.dtype == "auto" else min(fits),
+                "m": self._centers(n)}
+
+    # ----------------------------------------------------------------- grids
     def _rng(self):
         return np.random.default_rng(0 if self.random_state is None else self.random_state)
 
     def _bandwidths(self, X, rng):
         if self.bandwidth is not None:
             return np.array([float(self.bandwidth)])
-        s0 = kz.reference_scale(X, self.kernel, rng)
-        return s0 * np.asarray(self.bandwidth_grid, dtype=float)
+        return self._reference_scale(X, rng) * np.asarray(self.bandwidth_grid, dtype=float)
 
     def _ridge_grid(self, kdiag_mean):
         if self.alpha is not None:
             return np.array([float(self.alpha)])
         rel = default_ridge_grid() if self.alpha_grid is None else np.asarray(self.alpha_grid)
-        return np.sort(rel) * kdiag_mean
+        return np.sort(np.asarray(rel, dtype=float)) * kdiag_mean
 
-    # ----------------------------------------------------------------- tuning
+    # ----------------------------------------------------------------- LOO tuning
     def _tune_eigh(self, X, y, bandwidths):
-        """Exact LOO over bandwidths x ridges; returns (s, a, loo, eigenpairs of best s)."""
+        """Exact LOO over bandwidths x ridges: (kernel, ridges, best index, loo, w, V)."""
         best = None
         for s in bandwidths:
-            kp = self._kparams(s)
-            K = kz.kernel_matrix(X, **kp)
+            kern = self._make_kernel(s)
+            K = kern(X)
             ridges = self._ridge_grid(float(np.mean(np.diag(K))))
             w, V = sla.eigh(K, overwrite_a=True, check_finite=False, driver="evd")
             loo = loo_errors_eigh(w, V, y, ridges)
             j = pick_best(loo)
-            if best is None or loo[j] < best[2]:
-                best = (float(s), float(ridges[j]), float(loo[j]), (w, V))
+            if best is None or loo[j] < best[3]:
+                best = (kern, ridges, j, float(loo[j]), w, V)
         return best
 
     # ----------------------------------------------------------------- fit
@@ -99,50 +179,303 @@ class KernelRidgeLearner(HierbenchLearner):
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64).ravel()
         rng = self._rng()
-        n = X.shape[0]
+        n, d = X.shape
         self.intercept_ = float(np.mean(y)) if self.fit_intercept else 0.0
         yc = y - self.intercept_
+        plan = self.plan(n, d)
         bandwidths = self._bandwidths(X, rng)
-        fixed = self.alpha is not None and len(bandwidths) == 1
-        info = {"kernel": self.kernel, "n": n, "dtype": "float64"}
-        if n <= self.tune_max and not fixed:
-            s, a, loo, (w, V) = self._tune_eigh(X, yc, bandwidths)
-            self.dual_coef_ = eigh_solution(w, V, yc, a)
-            info.update(solver="eigh", tuning="loo", loo_mse=loo)
+        info = {"n": n, "path": plan["path"]}
+        if plan["path"] == "eigh":
+            kern, ridges, j, loo, w, V = self._tune_eigh(X, yc, bandwidths)
+            self.dual_coef_, self.X_fit_ = eigh_solution(w, V, yc, ridges[j]), X
+            info.update(solver="eigh", dtype="float64", tuning="loo", loo_mse=loo)
         else:
-            if fixed:
-                s, a = float(bandwidths[0]), float(self.alpha)
-                info.update(tuning="fixed")
+            kern, ridges, j0, spec = self._coarse(X, yc, bandwidths, rng, info)
+            ridges, j0 = self._window(ridges, j0)
+            if plan["path"] == "exact":
+                dtype = self._exact_dtype(plan, ridges, float(spec[0]), info)
+                j = self._fit_exact(X, yc, kern, ridges, j0, dtype, rng, info, spec)
             else:
-                sub = np.sort(rng.choice(n, self.tune_max, replace=False))
-                s, a, loo, _ = self._tune_eigh(X[sub], yc[sub], bandwidths)
-                info.update(tuning="loo-subsample", tune_n=int(self.tune_max), loo_mse=loo)
-            self.dual_coef_ = self._solve_cholesky(X, yc, s, a)
-            info.update(solver="cholesky")
-        self.X_fit_ = X
-        self.bandwidth_ = s
-        self.alpha_ = a
-        info.update(bandwidth=s, alpha=a, fit_seconds=time.perf_counter() - t0)
+                j = self._fit_nystrom(X, yc, kern, ridges, j0, plan, rng, info)
+        self.kernel_ = kern
+        self.alpha_ = float(ridges[j])
+        self.bandwidth_ = float(getattr(kern, "bandwidth", 1.0))
+        info.update(kern.info(), alpha=self.alpha_, fit_seconds=time.perf_counter() - t0)
         self.fit_info_ = info
         return self
 
-    def _solve_cholesky(self, X, y, s, a):
-        """c = (K + a I)^{-1} y by an in-place Cholesky of the symmetric K (C == F order)."""
-        K = kz.kernel_matrix(X, **self._kparams(s))
-        K.flat[:: K.shape[0] + 1] += a
-        # K is symmetric: its C buffer is the Fortran-ordered K^T = K, so LAPACK needs no copy
-        cf = sla.cho_factor(K.T, lower=True, overwrite_a=True, check_finite=False)
-        return sla.cho_solve(cf, y, check_finite=False)
+    def _coarse(self, X, y, bandwidths, rng, info):
+        """Bandwidth, ridge grid and a first ridge from exact LOO on a subsample (or fixed).
 
+        Also returns the spectrum of K_n predicted from the subsample's, in decreasing order:
+        lambda_k(K_n) ~ (n / m) lambda_k(K_m) for k < m (both ~ n mu_k, mu_k the operator's).
+        """
+        n = X.shape[0]
+        m = min(n, self.tune_max)
+        sub = np.sort(rng.choice(n, m, replace=False))
+        if self.alpha is not None and len(bandwidths) == 1:
+            kern = self._make_kernel(bandwidths[0])
+            K = kern(X[sub])
+            info.update(tuning="fixed")
+            w = sla.eigvalsh(K, overwrite_a=True, check_finite=False)
+            return kern, np.array([float(self.alpha)]), 0, np.maximum(w[::-1], 0) * n / m
+        kern, ridges, j, loo, w, _ = self._tune_eigh(X[sub], y[sub], bandwidths)
+        info.update(tuning="holdout", subsample_n=m, subsample_loo_mse=loo,
+                    subsample_alpha=float(ridges[j]))
+        return kern, ridges, j, np.maximum(w[::-1], 0) * n / m
+
+    def _window(self, ridges, j0):
+        """The ridges within ``ridge_window`` decades of ridges[j0]; index of j0 inside."""
+        if len(ridges) == 1:
+            return ridges, 0
+        keep = np.abs(np.log10(ridges / ridges[j0])) <= self.ridge_window + 1e-9
+        return ridges[keep], int(np.flatnonzero(keep).tolist().index(j0))
+
+    def _exact_dtype(self, plan, ridges, lam_max, info):
+        """float32 when eps32 lambda_max <= a_min / 10 (or only it fits), else float64."""
+        if self.dtype != "auto":
+            return np.dtype(self.dtype)
+        accurate = 10.0 * EPS32 * lam_max <= float(ridges.min())
+        info["lambda_max_est"] = lam_max
+        return np.dtype(np.float32 if accurate or plan["itemsize"] == 4 else np.float64)
+
+    # ----------------------------------------------------------------- exact path
+    def _fit_exact(self, X, y, kern, ridges, j0, dtype, rng, info, spec):
+        """Hold-out search (PCG, then Cholesky where needed); returns the chosen index."""
+        n = X.shape[0]
+        tuning = len(ridges) > 1
+        n_v = min(max(1, int(round(self.val_fraction * n))), n - 1) if tuning else 0
+        perm = rng.permutation(n)
+        Xp, yp = X[perm], y[perm]
+        st = _ExactState(self, kern, Xp, yp, n - n_v, dtype, spec)
+        errors, coefs = {}, {}
+        if tuning:
+            errors.update(st.pcg_holdout(ridges))
+            j = local_search(len(ridges), errors, lambda i: st.cholesky_eval(ridges[i], coefs, i),
+                             start=min(errors, key=errors.get) if errors else j0)
+        else:
+            j = 0
+        st.info["solver"] = "cholesky" if j in coefs else "pcg"
+        if j not in coefs:
+            coefs[j] = st.full_solve(ridges[j], j)
+        self.X_fit_, self.dual_coef_ = X, np.empty(n)
+        self.dual_coef_[perm] = coefs[j]  # back to the order of the rows of X
+        info.update(dtype=dtype.name, n_val=n_v, holdout_mse=errors.get(j),
+                    holdout_curve={f"{ridges[i]:.3g}": errors[i] for i in sorted(errors)},
+                    **st.info)
+        return j
+
+    # ----------------------------------------------------------------- nystrom path
+    def _fit_nystrom(self, X, y, kern, ridges, j0, plan, rng, info):
+        """Falkon with m centres from the training part; ridge by hold-out; returns index."""
+        n = X.shape[0]
+        dtype = np.float32 if plan["itemsize"] == 4 else np.float64
+        n_v = min(max(1, int(round(self.val_fraction * n))), n - 1) if len(ridges) > 1 else 0
+        n_t = n - n_v
+        perm = rng.permutation(n)
+        Xp, yp = X[perm], torch.from_numpy(y[perm])
+        m = min(plan["m"], n_t)
+        C = Xp[np.sort(rng.choice(n_t, m, replace=False))]
+        op = _knm_operator(kern, Xp, C, dtype, self._limit())
+        Kmm = torch.from_numpy(kern(C, dtype=dtype))
+        tol = self._tol(dtype)
+        errors, its = {}, {}
+        if n_v:
+            chunk = max(1, int(0.3 * self._limit() / (8.0 * m * m)) - 2)
+            errs, its = [], []
+            for k in range(0, len(ridges), chunk):
+                res = falkon_solve(op.rows(n_t), Kmm, yp[:n_t], ridges[k:k + chunk], tol=tol)
+                pred = op.matvec(res.beta)[n_t:]
+                errs += holdout_errors(pred.numpy(), yp[n_t:].numpy()).tolist()
+                its += res.iterations
+            errors = {i: float(e) for i, e in enumerate(errs)}
+            its = {"holdout_iterations": its}
+        j = pick_best(errs) if n_v else 0
+        res = falkon_solve(op, Kmm, yp, [ridges[j]], tol=tol)
+        self.X_fit_, self.dual_coef_ = C, res.beta[:, 0].numpy()
+        info.update(solver="falkon", dtype=np.dtype(dtype).name, m=m, n_val=n_v,
+                    stored_knm=op.K is not None, holdout_mse=errors.get(j),
+                    iterations=res.iterations[0], converged=res.converged[0], **its)
+        return j
+
+    def _tol(self, dtype) -> float:
+        if self.tol is not None:
+            return float(self.tol)
+        return 1e-6 if np.dtype(dtype) == np.float64 else 1e-5
+
+    # ----------------------------------------------------------------- predict
     def predict(self, X):
         X = np.asarray(X, dtype=np.float64)
-        f = kz.kernel_matvec(X, self.X_fit_, self.dual_coef_, **self._kparams(self.bandwidth_))
+        f = kz.kernel_matvec(self.kernel_, X, self.X_fit_, self.dual_coef_)
         return f + self.intercept_
 
     # ----------------------------------------------------------------- resources
     def resources(self, n, d):
-        """Peak memory [bytes] and time [s]: one n x n float64 matrix, a Cholesky, the tuning."""
-        m = min(n, self.tune_max)
-        mem = 8.0 * n * n + 3 * 8.0 * m * m + 8.0 * n * d * 4
-        flops = n**3 / 3 + 2 * n * n * d + len(self.bandwidth_grid) * 10 * m**3
-        return Resources(memory_bytes=mem, seconds=flops / FLOPS)
+        """Predicted peak memory [bytes] and fit time [s] of the path ``plan(n, d)`` picks.
+
+        eigh: 3 n^2 float64 (K, eigenvectors, their squares) per bandwidth, 10 n^3 flops each.
+        exact: one n^2 matrix + n m_p float64 (preconditioner) + the subsample LOO; time = the
+        subsample eighs + a kernel build + PCG budget (half a Cholesky) + one Cholesky.
+        nystrom: n m K_nm (or one block) + (1 + r) m^2 factors; time = build + ~40 passes.
+        """
+        p = self.plan(int(n), int(d))
+        nb = 1 if self.bandwidth is not None else len(self.bandwidth_grid)
+        m_s = min(n, self.tune_max)
+        sub_mem, sub_t = 3 * 8.0 * m_s**2, nb * 10.0 * m_s**3 / FLOPS[8]
+        base = 8.0 * n * d * 3 + 2**27
+        if p["path"] == "eigh":
+            return Resources(base + sub_mem, sub_t)
+        item = p["itemsize"]
+        build = 2.0 * n * n * d / FLOPS[item] + n * n * item / BANDWIDTH * 4
+        if p["path"] == "exact":
+            mem = item * n * n + 8.0 * n * (_precond_m(n) + 20) + sub_mem
+            t_chol = cholesky_seconds(n, item)
+            return Resources(base + mem, sub_t + 2 * build + 1.5 * t_chol)
+        m = p["m"]
+        knm = n * m * item if n * m * item <= 0.6 * self._limit() else 64 * 2**20
+        mem = knm + 9.0 * m * m * item + 8.0 * n * 20
+        t_build = 2.0 * n * m * d / FLOPS[item] + n * m * item / BANDWIDTH * 4
+        passes = 40 * (1 if knm < n * m * item else t_build / pass_seconds(n, m, 7, item))
+        t = sub_t + t_build + passes * 2 * pass_seconds(n, m, 7, item) + 9 * m**3 / FLOPS[item]
+        return Resources(base + mem, t)
+
+
+def _precond_m(n_t: int) -> int:
+    """Columns of the Nystrom preconditioner of the exact path."""
+    return int(min(1000, max(1, n_t // 4)))
+
+
+def _knm_operator(kern, X, C, dtype, limit):
+    """K_nm stored when it takes <= 60 % of the cap, else rebuilt in blocks per product."""
+    itemsize = np.dtype(dtype).itemsize
+    if X.shape[0] * C.shape[0] * itemsize <= 0.6 * limit:
+        return KnmOperator(torch.from_numpy(kern(X, C, dtype=dtype)), dtype=dtype)
+    return KnmOperator(kern=kern, X=X, centres=C, dtype=dtype)
+
+
+class _ExactState:
+    """The n x n kernel matrix of the exact path and the solvers that share it.
+
+    Rows are in hold-out order (training block first, the last n - n_t rows held out).  K is
+    built once; an in-place Cholesky consumes it and the next user rebuilds it.  ``spec`` is the
+    predicted spectrum of K_n (decreasing), used to predict PCG iteration counts.
+    """
+
+    #: relative residual for hold-out scoring (1e-3 accuracy of the scores is plenty)
+    TUNE_TOL = 1e-4
+
+    def __init__(self, est, kern, X, y, n_t, dtype, spec):
+        self.est, self.kern, self.X, self.y, self.n_t, self.dtype = est, kern, X, y, n_t, dtype
+        self.n, self.spec = X.shape[0], spec
+        self.K = None
+        self.tol = est._tol(dtype)
+        self.info = {"solver": "pcg", "pcg_iterations": {}, "cholesky_ridges": []}
+        self.t_chol = cholesky_seconds(self.n, dtype.itemsize)
+        self.warm = {}
+
+    def matrix(self) -> torch.Tensor:
+        if self.K is None:
+            self.K = self.kern(self.X, dtype=self.dtype)
+        return torch.from_numpy(self.K)
+
+    def predicted_iterations(self, a: float, rows: int, tol: float) -> float:
+        """PCG iterations on K_rows + a I with a Nystrom preconditioner of m_p columns.
+
+        kappa ~ 1 + 2 lambda_{m_p}(K_rows) / a (the residual of the Nystrom approximation is
+        of the order of the first eigenvalue it leaves out); iterations ~ sqrt(kappa)/2 ln(2/tol).
+        """
+        mp = _precond_m(rows)
+        lam = float(self.spec[min(mp, len(self.spec) - 1)]) * rows / self.n
+        return 0.5 * math.sqrt(1.0 + 2.0 * lam / a) * math.log(2.0 / tol) + 2.0
+
+    def _iter_seconds(self, rows: int, r: int) -> float:
+        return pass_seconds(rows, rows, r, self.dtype.itemsize) + 4.0 * rows * 1000 * r / 2e10
+
+    def pcg_holdout(self, ridges) -> dict:
+        """Hold-out errors of the ridges whose training-block PCG is predicted cheap and converged.
+
+        Budget: half the predicted Cholesky time; ridges predicted to need more iterations than
+        the budget allows are left to the Cholesky scorer.
+        """
+        n_t, tol = self.n_t, max(self.tol, self.TUNE_TOL)
+        pred = np.array([self.predicted_iterations(a, n_t, tol) for a in ridges])
+        cap = int(min(500, 0.5 * self.t_chol / self._iter_seconds(n_t, len(ridges))))
+        sel = np.flatnonzero(pred <= cap)
+        self.info.update(pcg_budget=cap, pcg_predicted={f"{a:.3g}": int(p)
+                                                        for a, p in zip(ridges, pred, strict=True)})
+        if sel.size == 0:
+            return {}
+        K = self.matrix()
+        mp = _precond_m(n_t)
+        pre = NystromPreconditioner(K[:n_t, :mp], K[:mp, :mp])
+        rt = torch.as_tensor(ridges[sel], dtype=torch.float64)
+        yt = torch.from_numpy(self.y[:n_t].copy())
+        C, its, conv, _ = batched_pcg(shifted_matvec(K[:n_t, :n_t], rt), pre.bind(rt),
+                                      yt[:, None].expand(-1, sel.size).clone(), tol=tol,
+                                      max_iter=cap)
+        pred_v = (K[n_t:, :n_t] @ C.to(K.dtype)).to(torch.float64).numpy()
+        errs = holdout_errors(pred_v, self.y[n_t:])
+        self.info.update(precond_m=mp)
+        out = {}
+        for k, i in enumerate(sel.tolist()):
+            self.info["pcg_iterations"][f"{ridges[i]:.3g}"] = int(its[k])
+            if conv[k]:
+                out[i] = float(errs[k])
+                self.warm[i] = (C[:, k].clone(), int(its[k]))
+        return out
+
+    def cholesky_eval(self, a, coefs, i) -> float:
+        """Full Cholesky of K + a I (in place): c = (K + a I)^{-1} y and hold-out MSE.
+
+        With M = [[M_tt, M_tv], [M_vt, M_vv]] = L L^T, the held-out residual of the model
+        trained on the first n_t rows is y_v - K_vt M_tt^{-1} y_t = S c_v = L22 L22^T c_v,
+        S = M_vv - M_vt M_tt^{-1} M_tv the Schur complement, whose Cholesky factor is L22.
+        """
+        K = self.matrix().numpy()
+        self.K = None
+        K.flat[:: self.n + 1] += a
+        cf = sla.cho_factor(K.T, lower=True, overwrite_a=True, check_finite=False)
+        c = sla.cho_solve(cf, self.y.astype(self.dtype), check_finite=False).astype(np.float64)
+        coefs[i] = c
+        self.info["cholesky_ridges"].append(float(a))
+        nt = self.n_t
+        if nt == self.n:
+            return float("nan")
+        L22 = np.tril(cf[0][nt:, nt:]).astype(np.float64)
+        rv = L22 @ (L22.T @ c[nt:])
+        return float(np.mean(rv * rv))
+
+    def full_solve(self, a, i) -> np.ndarray:
+        """(K + a I)^{-1} y on all n: PCG when predicted cheaper than Cholesky, else Cholesky.
+
+        The prediction is the training block's observed count (x 1.2 + 5) when there is one.
+        """
+        warm, its = self.warm.get(i, (None, None))
+        pred = (1.2 * its + 5) if its is not None else self.predicted_iterations(a, self.n,
+                                                                                  self.tol)
+        t_it = self._iter_seconds(self.n, 1)
+        self.info["final_predicted_iterations"] = int(pred)
+        if pred * t_it > self.t_chol:
+            return self._cholesky_solve(a, i)
+        K = self.matrix()
+        mp = _precond_m(self.n)
+        pre = NystromPreconditioner(K[:, :mp], K[:mp, :mp])
+        rt = torch.tensor([float(a)], dtype=torch.float64)
+        x0 = None
+        if warm is not None:
+            x0 = torch.zeros(self.n, 1, dtype=torch.float64)
+            x0[: self.n_t, 0] = warm
+        b = torch.from_numpy(self.y.copy())[:, None]
+        cap = int(min(self.t_chol / t_it, 2 * pred + 10))
+        c, it, conv, rel = batched_pcg(shifted_matvec(K, rt), pre.bind(rt), b, tol=self.tol,
+                                       max_iter=cap, X0=x0)
+        self.info.update(final_iterations=int(it[0]), final_relres=float(rel[0]))
+        if not bool(conv[0]):
+            return self._cholesky_solve(a, i)
+        return c[:, 0].numpy()
+
+    def _cholesky_solve(self, a, i) -> np.ndarray:
+        coefs = {}
+        self.cholesky_eval(a, coefs, i)
+        self.info["solver"] = "cholesky"
+        return coefs[i]

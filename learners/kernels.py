@@ -19,6 +19,7 @@ the median heuristic and the bandwidth grid apply to every kernel the same way.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -89,6 +90,34 @@ def kernel_matrix(X, Z=None, *, kernel: str = "rbf", bandwidth: float = 1.0, deg
     return out
 
 
+@dataclass(frozen=True)
+class Kernel:
+    """A kernel with its parameters fixed: ``Kernel("rbf", 2.0)(X, Z)`` -> K(X, Z).
+
+    The solvers only use this interface (``__call__`` with ``dtype``/``out``, ``diag``), so any
+    object with the same two methods (e.g. the NTK kernels) plugs into the same solvers.
+    """
+
+    name: str = "rbf"
+    bandwidth: float = 1.0
+    degree: int = 3
+    coef0: float = 1.0
+
+    def __call__(self, X, Z=None, *, dtype=np.float64, out=None) -> np.ndarray:
+        return kernel_matrix(X, Z, kernel=self.name, bandwidth=self.bandwidth,
+                             degree=self.degree, coef0=self.coef0, dtype=dtype, out=out)
+
+    def diag(self, X) -> np.ndarray:
+        return kernel_diag(X, kernel=self.name, bandwidth=self.bandwidth, degree=self.degree,
+                           coef0=self.coef0)
+
+    def info(self) -> dict:
+        out = {"kernel": self.name, "bandwidth": float(self.bandwidth)}
+        if self.name == "polynomial":
+            out.update(degree=int(self.degree), coef0=float(self.coef0))
+        return out
+
+
 def kernel_diag(X, *, kernel: str = "rbf", bandwidth: float = 1.0, degree: int = 2,
                 coef0: float = 1.0) -> np.ndarray:
     """diag k(X[i], X[i]) without building the matrix (shape (n,), float64)."""
@@ -101,19 +130,19 @@ def kernel_diag(X, *, kernel: str = "rbf", bandwidth: float = 1.0, degree: int =
     return sq.copy()  # arccos: (1/pi) |x|^2 (0 + pi * 1)
 
 
-def kernel_matvec(X, Z, v, *, kernel: str = "rbf", bandwidth: float = 1.0, degree: int = 2,
-                  coef0: float = 1.0, dtype=np.float64) -> np.ndarray:
+def kernel_matvec(kern, X, Z, v, *, dtype=np.float64) -> np.ndarray:
     """K(X, Z) @ v without storing K: row blocks of K are built and contracted at once.
 
-    Shapes: X (n, d), Z (m, d), v (m,) or (m, r) -> (n,) or (n, r).  Memory ~ ``BLOCK_BYTES``.
+    ``kern`` is a :class:`Kernel` (or any object with the same ``__call__``).  Shapes: X (n, d),
+    Z (m, d), v (m,) or (m, r) -> (n,) or (n, r), float64.  Extra memory ~ ``BLOCK_BYTES``.
     """
-    v = np.asarray(v)
-    out = np.empty((X.shape[0],) + v.shape[1:], dtype=np.result_type(v.dtype, dtype))
+    v = np.asarray(v, dtype=np.float64)
+    out = np.empty((X.shape[0],) + v.shape[1:])
     step = block_rows(Z.shape[0], np.dtype(dtype).itemsize)
+    vt = v.astype(dtype, copy=False)
     for i in range(0, X.shape[0], step):
-        blk = kernel_matrix(X[i:i + step], Z, kernel=kernel, bandwidth=bandwidth,
-                            degree=degree, coef0=coef0, dtype=dtype)
-        out[i:i + step] = blk @ v.astype(blk.dtype, copy=False)
+        blk = kern(X[i:i + step], Z, dtype=dtype)
+        out[i:i + step] = blk @ vt
     return out
 
 

@@ -61,3 +61,25 @@ def pick_best(errors: np.ndarray) -> int:
     best = float(np.min(errors))
     ok = np.flatnonzero(errors <= best * (1 + 1e-12))
     return int(ok[-1])
+
+
+def local_search(r: int, errors: dict, evaluate, start: int) -> int:
+    """Walk a sorted grid of r ridges to a local minimum of the hold-out error.
+
+    ``errors`` maps already scored indices to errors (it is updated); ``evaluate(i)`` scores a
+    new index (the costly step, e.g. one Cholesky factorisation).  From ``start``, both
+    neighbours are scored and the walk moves to the better one until neither improves; ties go
+    to the larger ridge.  Scores at most a few grid points beyond the ones already known.
+    """
+    cur = int(start)
+    if cur not in errors:
+        errors[cur] = evaluate(cur)
+    while True:
+        for nb in (cur - 1, cur + 1):
+            if 0 <= nb < r and nb not in errors:
+                errors[nb] = evaluate(nb)
+        cand = [i for i in (cur - 1, cur, cur + 1) if 0 <= i < r]
+        best = cand[pick_best([errors[i] for i in cand])]
+        if best == cur:
+            return cur
+        cur = best

@@ -25,6 +25,7 @@ def test_fixed_ridge_equals_sklearn(kernel, sk_kw):
     X, y = _data(600, 8)
     Xt, _ = _data(200, 8, seed=1)
     ours = KernelRidgeLearner(kernel=kernel, bandwidth=3.0, alpha=0.05, fit_intercept=False,
+                              dtype="float64",
                               degree=3).fit(X, y)
     ref = KernelRidge(alpha=0.05, **sk_kw).fit(X, y)
     p, q = ours.predict(Xt), ref.predict(Xt)

@@ -1,0 +1,228 @@
+"""Iterative kernel-ridge solvers: batched PCG, a Nystrom preconditioner, and Falkon.
+
+* :func:`batched_pcg` - preconditioned conjugate gradients on r independent systems at once
+  (one per ridge), so that each pass over the kernel matrix serves every ridge (a matrix-matrix
+  product instead of r matrix-vector products).
+* :class:`NystromPreconditioner` - for the exact system (K + a I) c = y: from m columns
+  C = K[:, S] and W = K[S, S], K ~ C W^{-1} C^T = Q diag(s) Q^T (Q orthonormal, n x m), and
+  P_a = Q diag(s) Q^T + a I, P_a^{-1} v = Q diag(1/(s + a)) Q^T v + (v - Q Q^T v) / a.
+  Since K - C W^{-1} C^T is positive semi-definite, eig(P_a^{-1}(K + a I)) lies in
+  [1, 1 + lambda_max(K - C W^{-1} C^T) / a]; one eigendecomposition serves every ridge.
+* :func:`falkon_solve` - Nystrom kernel ridge with m centres (Rudi, Carratino & Rosasco, 2017):
+  f(x) = sum_j beta_j k(x, c_j) with (K_mn K_nm + a K_mm) beta = K_mn y, which equals the exact
+  (K + a I)^{-1} y when the centres are all n points.  CG runs on B^T H B with Falkon's
+  preconditioner B = T^{-1} A^{-1}, K_mm = T^T T, A^T A = (n/m) T T^T + a I, built from
+  K_mn K_nm ~ (n/m) K_mm^2.
+
+Vectors are float64 torch tensors; kernel blocks may be float32 (products are cast).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from learners.kernels import block_rows
+
+
+def _col(v: torch.Tensor) -> torch.Tensor:
+    return v.reshape(1, -1)
+
+
+def batched_pcg(matvec, precond, B: torch.Tensor, *, tol: float, max_iter: int,
+                X0: torch.Tensor | None = None):
+    """Solve A_j x_j = b_j (j = 0..r-1) by preconditioned CG, all columns in one batch.
+
+    ``matvec(P, cols)`` returns A_j p_j for the columns ``cols`` (a LongTensor of indices into the
+    batch); ``precond(R, cols)`` returns M_j^{-1} r_j.  B: (n, r) float64.  A column stops when
+    ||b_j - A_j x_j|| <= tol ||b_j||.  Returns (X (n, r), iterations (r,), converged (r,) bool,
+    relative residuals (r,)).
+    """
+    n, r = B.shape
+    allc = torch.arange(r)
+    X = torch.zeros_like(B) if X0 is None else X0.clone()
+    R = B.clone() if X0 is None else B - matvec(X, allc)
+    bnorm = B.norm(dim=0).clamp_min(1e-300)
+    relres = R.norm(dim=0) / bnorm
+    Z = precond(R, allc)
+    P = Z.clone()
+    rz = (R * Z).sum(0)
+    iters = torch.zeros(r, dtype=torch.long)
+    dead = torch.zeros(r, dtype=torch.bool)
+    for _ in range(max_iter):
+        act = torch.nonzero((relres > tol) & ~dead).flatten()
+        if act.numel() == 0:
+            break
+        Pa = P[:, act]
+        AP = matvec(Pa, act)
+        pap = (Pa * AP).sum(0)
+        ok = pap > 0
+        dead[act[~ok]] = True
+        alpha = torch.where(ok, rz[act] / torch.where(ok, pap, 1.0), 0.0)
+        X[:, act] += alpha * Pa
+        Ra = R[:, act] - alpha * AP
+        R[:, act] = Ra
+        relres[act] = Ra.norm(dim=0) / bnorm[act]
+        iters[act] += 1
+        Za = precond(Ra, act)
+        rz_new = (Ra * Za).sum(0)
+        beta = rz_new / torch.where(rz[act] != 0, rz[act], 1.0)
+        P[:, act] = Za + beta * Pa
+        rz[act] = rz_new
+    return X, iters, relres <= tol, relres
+
+
+def shifted_matvec(K: torch.Tensor, ridges: torch.Tensor):
+    """matvec(P, cols) = K P + a_cols P for a (possibly float32, possibly strided) K."""
+
+    def mv(P: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+        return (K @ P.to(K.dtype)).to(torch.float64) + _col(ridges[cols]) * P
+
+    return mv
+
+
+class NystromPreconditioner:
+    """P_a = Q diag(s) Q^T + a I from columns C = K[:, S] (n, m) and W = K[S, S] (m, m).
+
+    Construction: W + jitter I = L L^T, Bm = C L^{-T} (so C W^{-1} C^T = Bm Bm^T), eigh of
+    Bm^T Bm = U diag(s) U^T, Q = Bm U s^{-1/2} (directions with s <= 1e-10 s_max are dropped).
+    Cost O(n m^2 + m^3) once, O(n m) per application; memory n m float64.
+    """
+
+    def __init__(self, C: torch.Tensor, W: torch.Tensor):
+        C, W = C.to(torch.float64), W.to(torch.float64)
+        jitter = 1e-10 * float(torch.diagonal(W).mean()) * W.shape[0]
+        L = torch.linalg.cholesky(W + jitter * torch.eye(W.shape[0], dtype=torch.float64))
+        Bm = torch.linalg.solve_triangular(L, C.T, upper=False).T  # C L^{-T}
+        s, U = torch.linalg.eigh(Bm.T @ Bm)
+        keep = s > 1e-10 * s.max()
+        self.s = s[keep]
+        self.Q = Bm @ (U[:, keep] / torch.sqrt(self.s))
+        self.ridges = None
+
+    def bind(self, ridges: torch.Tensor):
+        """The ``precond(R, cols)`` function for the ridges of the batch."""
+
+        def apply(R: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+            a = _col(ridges[cols])
+            QtR = self.Q.T @ R
+            return R / a + self.Q @ (QtR * (1.0 / (self.s[:, None] + a) - 1.0 / a))
+
+        return apply
+
+
+# ---------------------------------------------------------------------------- Falkon
+class KnmOperator:
+    """Products with K_nm (rows of the data, columns = centres), stored or rebuilt per block.
+
+    Stored: ``K`` is an (n, m) tensor, float32 or float64.  On the fly: ``kern``, ``X`` and
+    ``centres`` rebuild row blocks of K_nm at each product (2 n m d flops each).  Arithmetic is
+    float64 either way (float32 blocks are widened one block at a time): with small ridges the
+    Nystrom coefficients are large and cancel, which float32 sums do not survive.
+    """
+
+    def __init__(self, K: torch.Tensor | None = None, kern=None, X=None, centres=None,
+                 dtype=np.float32):
+        self.K, self.kern, self.X, self.centres = K, kern, X, centres
+        self.dtype = np.dtype(dtype)
+        self.n = K.shape[0] if K is not None else X.shape[0]
+        self.m = K.shape[1] if K is not None else centres.shape[0]
+
+    def rows(self, stop: int) -> KnmOperator:
+        """The operator restricted to the first ``stop`` rows."""
+        if self.K is not None:
+            return KnmOperator(self.K[:stop], dtype=self.dtype)
+        return KnmOperator(kern=self.kern, X=self.X[:stop], centres=self.centres,
+                           dtype=self.dtype)
+
+    def _blocks(self):
+        """(start row, float64 block of K_nm) over row blocks of ~``BLOCK_BYTES``."""
+        if self.K is not None and self.K.dtype == torch.float64:
+            yield 0, self.K
+            return
+        step = block_rows(self.m, 8)
+        for i in range(0, self.n, step):
+            if self.K is not None:
+                yield i, self.K[i:i + step].to(torch.float64)
+            else:
+                yield i, torch.from_numpy(self.kern(self.X[i:i + step], self.centres))
+
+    def gram(self, W: torch.Tensor) -> torch.Tensor:
+        """K_mn K_nm W for W (m, r)."""
+        out = torch.zeros(W.shape, dtype=torch.float64)
+        for _, blk in self._blocks():
+            out += blk.T @ (blk @ W)
+        return out
+
+    def rmatvec(self, U: torch.Tensor) -> torch.Tensor:
+        """K_mn U for U (n, r)."""
+        out = torch.zeros((self.m, U.shape[1]), dtype=torch.float64)
+        for i, blk in self._blocks():
+            out += blk.T @ U[i:i + blk.shape[0]]
+        return out
+
+    def matvec(self, V: torch.Tensor) -> torch.Tensor:
+        """K_nm V for V (m, r)."""
+        return torch.cat([blk @ V for _, blk in self._blocks()])
+
+
+@dataclass
+class FalkonResult:
+    beta: torch.Tensor  # (m, r) coefficients on the centres
+    iterations: list
+    converged: list
+
+
+def _falkon_factors(Kmm: torch.Tensor, n: int, ridges):
+    """T (upper, K_mm + jitter = T^T T) and A_j (upper, A^T A = (n/m) T T^T + a_j I), float64.
+
+    Jitter: 1e-10 m mean(diag K_mm).  Memory (2 + r) m^2 float64.
+    """
+    m = Kmm.shape[0]
+    K = Kmm.to(torch.float64).clone()
+    K.diagonal().add_(1e-10 * m * float(torch.diagonal(K).mean()))
+    T = torch.linalg.cholesky(K).T.contiguous()
+    del K
+    TTt = (n / m) * (T @ T.T)
+    As = []
+    for a in ridges:
+        TTt.diagonal().add_(float(a))
+        As.append(torch.linalg.cholesky(TTt).T.contiguous())
+        TTt.diagonal().sub_(float(a))
+    return T, As
+
+
+def falkon_solve(op: KnmOperator, Kmm: torch.Tensor, y: torch.Tensor, ridges, *,
+                 tol: float = 1e-7, max_iter: int = 100) -> FalkonResult:
+    """Solve (K_mn K_nm + a_j K_mm) beta_j = K_mn y for every ridge a_j by preconditioned CG.
+
+    y: (n,) float64.  With B_j = T^{-1} A_j^{-1}, CG runs on (B_j^T H_j B_j) g = B_j^T K_mn y and
+    beta_j = B_j g.  The relative residual of that preconditioned system stops each column.
+    Cost per iteration: two passes over K_nm for all ridges at once, plus O(r m^2).
+    """
+    ridges = torch.as_tensor(np.asarray(ridges, dtype=np.float64))
+    r = ridges.numel()
+    T, As = _falkon_factors(Kmm, op.n, ridges.tolist())
+    Kmm64 = Kmm.to(torch.float64)
+    tri = torch.linalg.solve_triangular
+
+    def B(G, cols):  # T^{-1} A_j^{-1} g_j
+        out = torch.cat([tri(As[j], G[:, k:k + 1], upper=True)
+                         for k, j in enumerate(cols.tolist())], 1)
+        return tri(T, out, upper=True)
+
+    def Bt(U, cols):  # A_j^{-T} T^{-T} u_j
+        V = tri(T.T, U, upper=False)
+        return torch.cat([tri(As[j].T, V[:, k:k + 1], upper=False)
+                          for k, j in enumerate(cols.tolist())], 1)
+
+    def mv(G, cols):
+        W = B(G, cols)
+        return Bt(op.gram(W) + _col(ridges[cols]) * (Kmm64 @ W), cols)
+
+    allc = torch.arange(r)
+    rhs = op.rmatvec(y.reshape(-1, 1)).expand(-1, r).clone()
+    G, iters, conv, _ = batched_pcg(mv, lambda R, c: R, Bt(rhs, allc), tol=tol, max_iter=max_iter)
+    return FalkonResult(beta=B(G, allc), iterations=iters.tolist(), converged=conv.tolist())
