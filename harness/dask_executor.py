@@ -82,7 +82,10 @@ def thread_env(threads: int) -> dict[str, str]:
 def _child_main(conn: Any, ctx: JobContext, parent_pid: int) -> None:
     """The job process of a slot: the local executor's worker loop, plus an orphan check."""
     threading.Thread(target=_exit_when_orphaned, args=(parent_pid,), daemon=True).start()
-    _worker_main(conn, ctx)
+    try:
+        _worker_main(conn, ctx)
+    except (BrokenPipeError, ConnectionResetError, EOFError):  # the Dask worker died mid-job
+        os._exit(70)
 
 
 def _exit_when_orphaned(parent_pid: int) -> None:

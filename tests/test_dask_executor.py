@@ -1,0 +1,224 @@
+"""Dask executor: same records as the local executor, crash isolation, dead workers, GPU routing.
+
+Every cluster here is a real LocalCluster of worker processes on loopback, closed by its test.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import psutil
+import pytest
+from conftest import PLUGINS, hierbench, write_spec
+from distributed import Client
+
+from harness import results_frame
+from harness.dask_executor import (
+    THREAD_ENV_VARS,
+    DaskExecutor,
+    job_uses_gpu,
+    start_local_cluster,
+    worker_specs,
+)
+from harness.job import JobContext, run_job
+from harness.plan import Job
+from harness.plugins import load_plugin_file
+from harness.runner import RunOptions, run_spec
+from harness.spec import load_spec
+
+MISBEHAVING = str(PLUGINS / "misbehaving.py")
+
+ISOLATION_SPEC = """
+name = "dask_isolation"
+seeds = [0]
+n_test = 200
+[n_grid]
+n_min = 32
+n_max = 32
+[budget]
+timeout_s = 4
+memory_gb = 1.0
+[[tasks]]
+name = "multi_index"
+d = [4]
+params = { p = 2, r = 1 }
+[[learners]]
+name = "ridge"
+[[learners]]
+name = "raises"
+[[learners]]
+name = "exits"
+[[learners]]
+name = "segfaults"
+[[learners]]
+name = "sleeps"
+[[learners]]
+name = "nans"
+[[learners]]
+name = "hungry"
+"""
+
+KILL_SPEC = """
+name = "dask_kill"
+seeds = [0, 1, 2, 3]
+n_test = 200
+[n_grid]
+n_min = 16
+n_max = 64
+ratio = 2.0
+[budget]
+timeout_s = 60
+[[tasks]]
+name = "multi_index"
+d = [4, 8]
+params = { p = 2, r = 1 }
+[[learners]]
+name = "slow_ridge"
+"""
+KILL_TOTAL = 4 * 3 * 2  # seeds x n x d
+
+GPU_PLUGIN = '''
+from sklearn.linear_model import Ridge
+from learners import register_learner
+
+
+@register_learner("gpu_ridge_test")
+class GpuRidge(Ridge):
+    uses_gpu = True
+'''
+
+
+def _rows(run_dir) -> int:
+    db = run_dir / "results.sqlite"
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(db, timeout=1) as conn:
+            return conn.execute("SELECT COUNT(*) FROM records").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_smoke_on_dask_equals_local_executor(smoke_run, tmp_path):
+    run_dir = tmp_path / "dask"
+    hierbench("run", "smoke", "--out", str(run_dir), "--executor", "dask", "--workers", "2",
+              "--no-report", "--no-progress")
+    dask_df = results_frame(run_dir).set_index("key")
+    local = results_frame(smoke_run).set_index("key")
+    assert dask_df.index.is_unique and set(dask_df.index) == set(local.index)
+    dask_df = dask_df.loc[local.index]
+    assert (dask_df.status == local.status).all() and (local.status == "ok").all()
+    for col in ("test_error", "train_error"):
+        assert (dask_df[col] - local[col]).abs().max() < 1e-9
+    assert (dask_df.threads == 1).all()
+    workers = {info["dask_worker"] for info in dask_df.fit_info}
+    assert len(workers) == 2 and all(w.startswith("tcp://127.0.0.1:") for w in workers)
+    # mlp declares uses_gpu: on a cluster without GPU workers it runs on the CPU workers
+    assert (dask_df[dask_df.learner == "mlp"].status == "ok").all()
+
+
+def test_misbehaving_jobs_are_recorded_as_with_the_local_executor(tmp_path):
+    spec = write_spec(tmp_path / "iso.toml", ISOLATION_SPEC)
+    run_dir = tmp_path / "run"
+    hierbench("run", str(spec), "--out", str(run_dir), "--plugin", MISBEHAVING,
+              "--executor", "dask", "--workers", "2", "--no-report", "--no-progress")
+    df = results_frame(run_dir).set_index("label")
+    assert len(df) == 7 and df.key.is_unique
+    assert df.loc["ridge", "status"] == "ok" and df.loc["ridge", "test_error"] < 1.5
+    assert df.loc["raises", "reason"] == "RuntimeError: boom from a plugin"
+    assert "boom from a plugin" in df.loc["raises", "traceback"]
+    assert df.loc["exits", "reason"] == "worker process died: exited with code 1"
+    assert df.loc["segfaults", "reason"] == "worker process died: killed by signal SIGSEGV"
+    assert df.loc["sleeps", "status"] == "timeout"
+    assert df.loc["sleeps", "reason"] == "exceeded the per-job timeout of 4 s; worker killed"
+    assert df.loc["nans", "status"] == "failed" and "NaN/inf" in df.loc["nans", "reason"]
+    assert df.loc["hungry", "status"] == "failed" and "memory cap" in df.loc["hungry", "reason"]
+    assert df.loc["hungry", "peak_mem_bytes"] > 2**30
+    assert all("dask_worker" in info for info in df.fit_info)
+
+
+def test_killed_worker_loses_nothing(tmp_path):
+    """SIGKILL one Dask worker mid-run: its job is re-run elsewhere, every job is stored once."""
+    load_plugin_file(MISBEHAVING)
+    spec = load_spec(str(write_spec(tmp_path / "kill.toml", KILL_SPEC)))
+    run_dir = tmp_path / "run"
+    cluster = start_local_cluster(2, threads=1, gpus=0)
+    try:
+        with Client(cluster, set_as_default=False) as client:
+            pids = client.run(os.getpid)
+        options = RunOptions(executor="dask", scheduler=cluster.scheduler_address, progress=False)
+        with ThreadPoolExecutor(1) as pool:
+            driver = pool.submit(run_spec, spec, run_dir, options)
+            deadline = time.monotonic() + 60
+            while _rows(run_dir) < 4 and time.monotonic() < deadline and not driver.done():
+                time.sleep(0.05)
+            victim = psutil.Process(next(iter(pids.values())))
+            orphans = victim.children(recursive=True)
+            assert orphans, "the worker runs its jobs in a child process"
+            os.kill(victim.pid, signal.SIGKILL)
+            summary = driver.result(timeout=120)
+        psutil.wait_procs(orphans, timeout=5)
+        assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+                       for p in orphans), "job processes of a dead worker exit"
+    finally:
+        cluster.close()
+    df = results_frame(run_dir)
+    assert summary.already_done == 0 and sum(summary.counts.values()) == KILL_TOTAL
+    assert len(df) == KILL_TOTAL and df.key.is_unique
+    failed = df[df.status != "ok"]
+    assert len(failed) <= 1 and all("Dask workers kept dying" in r for r in failed.reason)
+    for row in df[df.status == "ok"].sample(4, random_state=0).itertuples():
+        job = Job(task=row.task, task_label=row.task_label, task_params=row.task_params, d=row.d,
+                  learner=row.learner, label=row.label, learner_params={}, n=row.n,
+                  seed=row.seed, n_test=row.n_test)
+        assert abs(run_job(job).test_error - row.test_error) < 1e-12  # same as run here
+
+
+def test_gpu_jobs_run_only_on_gpu_workers(tmp_path):
+    plugin = tmp_path / "gpu_plugin.py"
+    plugin.write_text(GPU_PLUGIN)
+    load_plugin_file(plugin)
+    jobs = [Job(task="multi_index", task_label="mi", task_params={"p": 2, "r": 1}, d=4,
+                learner=learner, label=learner, learner_params={}, n=32, seed=seed, n_test=100)
+            for learner in ("gpu_ridge_test", "ridge") for seed in range(4)]
+    assert [job_uses_gpu(j) for j in jobs] == [True] * 4 + [False] * 4
+    cluster = start_local_cluster(2, threads=1, gpus=1)  # worker 0 advertises GPU=1
+    ex = None
+    try:
+        gpu_worker = next(w for w, info in cluster.scheduler_info["workers"].items()
+                          if info["resources"].get("GPU"))
+        ctx = JobContext(threads=1, plugins=[str(plugin)])
+        ex = DaskExecutor(ctx, workers=2, timeout_s=60, scheduler=cluster.scheduler_address)
+        for job in jobs:
+            ex.submit(job)
+        done = []
+        deadline = time.monotonic() + 60
+        while ex.pending() and time.monotonic() < deadline:
+            done.extend(ex.poll(timeout=0.5))
+    finally:
+        if ex is not None:
+            ex.close()
+        cluster.close()
+    assert len(done) == 8 and all(rec.status == "ok" for _, rec in done)
+    ran_on = {rec.fit_info["dask_worker"] for job, rec in done if job.learner == "gpu_ridge_test"}
+    assert ran_on == {gpu_worker}
+
+
+def test_worker_specs_pin_threads_and_gpus():
+    specs = list(worker_specs(3, threads=2, gpus=1).values())
+    assert [s["options"]["nthreads"] for s in specs] == [1, 1, 1]
+    assert all(s["options"]["env"][v] == "2" for s in specs for v in THREAD_ENV_VARS)
+    assert [s["options"].get("resources") for s in specs] == [{"GPU": 1}, None, None]
+    assert [s["options"]["env"]["CUDA_VISIBLE_DEVICES"] for s in specs] == ["0", "", ""]
+    assert "CUDA_VISIBLE_DEVICES" not in worker_specs(1, threads=1)["hierbench-0"]["options"]["env"]
+
+
+@pytest.mark.parametrize("params,expected", [({}, True), ({"device": "cpu"}, False)])
+def test_gpu_learner_pinned_to_cpu_is_not_routed(params, expected):
+    job = Job(task="multi_index", task_label="mi", task_params={}, d=4, learner="mlp",
+              label="mlp", learner_params=params, n=32, seed=0, n_test=100)
+    assert job_uses_gpu(job) is expected
