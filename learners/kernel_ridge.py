@@ -45,6 +45,7 @@ from learners.nystrom import (
     shifted_matvec,
 )
 from learners.ridge_tuning import (
+    _eigh,
     default_ridge_grid,
     eigh_solution,
     holdout_errors,
@@ -166,7 +167,7 @@ class KernelRidgeLearner(HierbenchLearner):
             kern = self._make_kernel(s)
             K = kern(X)
             ridges = self._ridge_grid(float(np.mean(np.diag(K))))
-            w, V = sla.eigh(K, overwrite_a=True, check_finite=False, driver="evd")
+            w, V = _eigh(K)
             loo = loo_errors_eigh(w, V, y, ridges)
             j = pick_best(loo)
             if best is None or loo[j] < best[3]:
@@ -328,7 +329,7 @@ class KernelRidgeLearner(HierbenchLearner):
         item = p["itemsize"]
         build = 2.0 * n * n * d / FLOPS[item] + n * n * item / BANDWIDTH * 4
         if p["path"] == "exact":
-            mem = item * n * n + 8.0 * n * (_precond_m(n) + 20) + sub_mem
+            mem = item * n * n + 8.0 * n * (3 * _precond_m(n, m_s) + 20) + sub_mem
             t_chol = cholesky_seconds(n, item)
             return Resources(base + mem, sub_t + 2 * build + 1.5 * t_chol)
         m = p["m"]
@@ -340,9 +341,10 @@ class KernelRidgeLearner(HierbenchLearner):
         return Resources(base + mem, t)
 
 
-def _precond_m(n_t: int) -> int:
-    """Columns of the Nystrom preconditioner of the exact path."""
-    return int(min(1000, max(1, n_t // 4)))
+def _precond_m(n_t: int, m_sub: int = 1500) -> int:
+    """Columns of the exact path's Nystrom preconditioner: n_t / 4, at most half the subsample
+    (whose spectrum predicts the iteration counts only well below its size)."""
+    return int(min(m_sub // 2, max(1, n_t // 4)))
 
 
 def _knm_operator(kern, X, C, dtype, limit):
@@ -384,12 +386,13 @@ class _ExactState:
         kappa ~ 1 + 2 lambda_{m_p}(K_rows) / a (the residual of the Nystrom approximation is
         of the order of the first eigenvalue it leaves out); iterations ~ sqrt(kappa)/2 ln(2/tol).
         """
-        mp = _precond_m(rows)
+        mp = _precond_m(rows, len(self.spec))
         lam = float(self.spec[min(mp, len(self.spec) - 1)]) * rows / self.n
         return 0.5 * math.sqrt(1.0 + 2.0 * lam / a) * math.log(2.0 / tol) + 2.0
 
     def _iter_seconds(self, rows: int, r: int) -> float:
-        return pass_seconds(rows, rows, r, self.dtype.itemsize) + 4.0 * rows * 1000 * r / 2e10
+        mp = _precond_m(rows, len(self.spec))
+        return pass_seconds(rows, rows, r, self.dtype.itemsize) + 4.0 * rows * mp * r / FLOPS_SKINNY
 
     def pcg_holdout(self, ridges) -> dict:
         """Hold-out errors of the ridges whose training-block PCG is predicted cheap and converged.
@@ -406,7 +409,7 @@ class _ExactState:
         if sel.size == 0:
             return {}
         K = self.matrix()
-        mp = _precond_m(n_t)
+        mp = _precond_m(n_t, len(self.spec))
         pre = NystromPreconditioner(K[:n_t, :mp], K[:mp, :mp])
         rt = torch.as_tensor(ridges[sel], dtype=torch.float64)
         yt = torch.from_numpy(self.y[:n_t].copy())
@@ -458,7 +461,7 @@ class _ExactState:
         if pred * t_it > self.t_chol:
             return self._cholesky_solve(a, i)
         K = self.matrix()
-        mp = _precond_m(self.n)
+        mp = _precond_m(self.n, len(self.spec))
         pre = NystromPreconditioner(K[:, :mp], K[:mp, :mp])
         rt = torch.tensor([float(a)], dtype=torch.float64)
         x0 = None

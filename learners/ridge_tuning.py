@@ -16,6 +16,7 @@ every kernel scale.
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 
 def default_ridge_grid(low: float = 1e-8, high: float = 10.0, per_decade: int = 2) -> np.ndarray:
@@ -51,35 +52,74 @@ def holdout_errors(pred_val: np.ndarray, y_val: np.ndarray) -> np.ndarray:
     return np.mean(R * R, axis=0)
 
 
-def pick_best(errors: np.ndarray) -> int:
-    """Index of the smallest error; ties (within 1e-12 relative) go to the larger index.
+def pick_best(errors, rtol: float = 1e-12) -> int:
+    """Index of the smallest error; ties (within ``rtol`` relative) go to the larger index.
 
     Grids are sorted by increasing ridge, so ties favour the stronger regularisation.
     """
     errors = np.asarray(errors, dtype=float)
     errors = np.where(np.isfinite(errors), errors, np.inf)
     best = float(np.min(errors))
-    ok = np.flatnonzero(errors <= best * (1 + 1e-12))
+    ok = np.flatnonzero(errors <= best * (1 + rtol))
     return int(ok[-1])
 
 
-def local_search(r: int, errors: dict, evaluate, start: int) -> int:
+def local_search(r: int, errors: dict, evaluate, start: int, max_evals: int = 4,
+                 rtol: float = 1e-3) -> int:
     """Walk a sorted grid of r ridges to a local minimum of the hold-out error.
 
     ``errors`` maps already scored indices to errors (it is updated); ``evaluate(i)`` scores a
     new index (the costly step, e.g. one Cholesky factorisation).  From ``start``, both
-    neighbours are scored and the walk moves to the better one until neither improves; ties go
-    to the larger ridge.  Scores at most a few grid points beyond the ones already known.
+    neighbours are scored and the walk moves to the better one until neither improves by more
+    than ``rtol`` (relative; a flat curve stops the walk at once); ties go to the larger
+    ridge.  At most ``max_evals`` new points are scored; then the best scored wins.
     """
-    cur = int(start)
+    cur, evals = int(start), 0
     if cur not in errors:
-        errors[cur] = evaluate(cur)
+        errors[cur], evals = evaluate(cur), 1
     while True:
         for nb in (cur - 1, cur + 1):
             if 0 <= nb < r and nb not in errors:
-                errors[nb] = evaluate(nb)
+                if evals >= max_evals:
+                    return min(errors, key=lambda i: (errors[i], -i))
+                errors[nb], evals = evaluate(nb), evals + 1
         cand = [i for i in (cur - 1, cur, cur + 1) if 0 <= i < r]
         best = cand[pick_best([errors[i] for i in cand])]
-        if best == cur:
+        if best == cur or errors[best] >= errors[cur] * (1 - rtol):
             return cur
         cur = best
+
+
+def fit_linear_loo(Phi: np.ndarray, y: np.ndarray, rel_ridges: np.ndarray):
+    """Ridge regression on features Phi (n, p), ridge by exact LOO from one eigendecomposition.
+
+    min_w |Phi w - y|^2 + a |w|^2 for every a = rel * mean_i |phi_i|^2, through the smaller Gram
+    matrix: Phi^T Phi = V diag(s) V^T (p <= n, then U = Phi V s^{-1/2}) or Phi Phi^T = U diag(s)
+    U^T (p > n).  The hat matrix is U diag(s / (s + a)) U^T either way, so
+    :func:`loo_errors_eigh` applies with the rectangular U.  Cost O(n p min(n, p) + min(n, p)^3).
+    Returns (w (p,), a, index, LOO curve (r,)).
+    """
+    n, p = Phi.shape
+    ridges = np.sort(np.asarray(rel_ridges, dtype=float)) * float(np.mean(np.sum(Phi * Phi, 1)))
+    if p <= n:
+        s, V = _eigh(Phi.T @ Phi)
+        keep = s > s.max() * 1e-12
+        s, V = s[keep], V[:, keep]
+        U = (Phi @ V) / np.sqrt(s)
+    else:
+        s, U = _eigh(Phi @ Phi.T)
+    loo = loo_errors_eigh(s, U, y, ridges)
+    j = pick_best(loo)
+    Uy = U.T @ y
+    if p <= n:  # w = V diag(1 / (s + a)) V^T Phi^T y = V diag(sqrt(s) / (s + a)) U^T y
+        w = V @ (np.sqrt(s) * Uy / (s + ridges[j]))
+    else:  # w = Phi^T c, c = U diag(1 / (s + a)) U^T y
+        w = Phi.T @ (U @ (Uy / (np.maximum(s, 0) + ridges[j])))
+    return w, float(ridges[j]), j, loo
+
+
+def _eigh(A: np.ndarray):
+    """Eigenpairs (ascending) of a symmetric matrix, through torch's LAPACK (MKL) - steadier than
+    the bundled OpenBLAS when the machine is oversubscribed."""
+    w, V = torch.linalg.eigh(torch.from_numpy(np.ascontiguousarray(A)))
+    return w.numpy(), V.numpy()

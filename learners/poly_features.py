@@ -1,0 +1,114 @@
+"""Polynomial-features regression (``poly_features``): linear regression over a feature mapping.
+
+Features: every monomial of degree 1..q in the d inputs (the constant is the intercept), either
+plain monomials prod_i x_i^{k_i} or products of normalised probabilists' Hermite polynomials
+prod_i He_{k_i}(x_i) / sqrt(k_i!) (``basis="hermite"``, orthonormal under N(0, I) inputs, so the
+Gram matrix is well conditioned).  Number of features p = C(d + q, q) - 1.
+
+f(x) = b + w.phi(x) with min |Phi w - (y - b)|^2 + a |w|^2, a = rel * mean |phi|^2 chosen by exact
+leave-one-out over ``alpha_grid`` from one eigendecomposition of the smaller Gram matrix
+(:func:`learners.ridge_tuning.fit_linear_loo`).  This is the "linear regression over feature
+mappings" baseline: it needs n ~ d^q samples for degree-q targets.  p is checked against the
+memory cap before anything is allocated.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+
+from learners.base import HierbenchLearner, Resources
+from learners.ridge_tuning import default_ridge_grid, fit_linear_loo
+
+BASES = ("hermite", "monomial")
+
+
+def n_poly_features(d: int, q: int) -> int:
+    """Monomials of degree 1..q in d variables: C(d + q, q) - 1."""
+    return math.comb(d + q, q) - 1
+
+
+def _univariate(X: np.ndarray, q: int, basis: str) -> list[np.ndarray]:
+    """P[k] = He_k(X) / sqrt(k!) (or X^k), k = 0..q, each (n, d); He_{k+1} = x He_k - k He_{k-1}."""
+    P = [np.ones_like(X), X.copy()]
+    raw = [np.ones_like(X), X.copy()]
+    for k in range(1, q):
+        raw.append(X * raw[k] - (k * raw[k - 1] if basis == "hermite" else 0.0))
+        P.append(raw[k + 1] / (math.sqrt(math.factorial(k + 1)) if basis == "hermite" else 1.0))
+    return P[: q + 1]
+
+
+def poly_features(X: np.ndarray, q: int, basis: str = "hermite") -> np.ndarray:
+    """Phi(X), shape (n, C(d + q, q) - 1), columns ordered by degree then lexicographically."""
+    X = np.asarray(X, dtype=np.float64)
+    n, d = X.shape
+    P = _univariate(X, q, basis)
+    out = np.empty((n, n_poly_features(d, q)))
+    col = 0
+    for deg in range(1, q + 1):
+        for combo in itertools.combinations_with_replacement(range(d), deg):
+            f = None
+            for var in sorted(set(combo)):
+                term = P[combo.count(var)][:, var]
+                f = term.copy() if f is None else f * term
+            out[:, col] = f
+            col += 1
+    return out
+
+
+class PolyFeaturesRegressor(HierbenchLearner):
+    """Ridge regression on all monomials (or Hermite products) of degree <= ``degree``.
+
+    Parameters: ``degree`` q; ``basis`` in {hermite, monomial}; ``alpha_grid`` relative ridges;
+    ``memory_limit_gb`` cap checked before the features are built (MemoryError past it).
+    """
+
+    family = "non-hierarchical"
+
+    def __init__(self, degree=2, basis="hermite", alpha_grid=None, fit_intercept=True,
+                 memory_limit_gb=3.5):
+        self.degree = degree
+        self.basis = basis
+        self.alpha_grid = alpha_grid
+        self.fit_intercept = fit_intercept
+        self.memory_limit_gb = memory_limit_gb
+
+    def fit(self, X, y):
+        if self.basis not in BASES:
+            raise ValueError(f"unknown basis {self.basis!r}; choose from {BASES}")
+        X = np.asarray(X, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64).ravel()
+        n, d = X.shape
+        need = self.resources(n, d).memory_bytes
+        if need > self.memory_limit_gb * 2**30:
+            raise MemoryError(f"poly_features: p={n_poly_features(d, self.degree)} features at "
+                              f"n={n} need {need / 2**30:.1f} GiB > {self.memory_limit_gb} GiB")
+        self.intercept_ = float(np.mean(y)) if self.fit_intercept else 0.0
+        rel = default_ridge_grid() if self.alpha_grid is None else np.asarray(self.alpha_grid)
+        Phi = poly_features(X, self.degree, self.basis)
+        self.coef_, self.alpha_, _, loo = fit_linear_loo(Phi, y - self.intercept_, rel)
+        self.fit_info_ = {"degree": self.degree, "basis": self.basis, "p": Phi.shape[1],
+                          "alpha": self.alpha_, "loo_mse": float(loo.min()), "solver": "eigh",
+                          "dtype": "float64"}
+        return self
+
+    def predict(self, X):
+        X = np.asarray(X, dtype=np.float64)
+        p = self.coef_.shape[0]
+        step = max(1, (64 * 2**20) // (8 * p))
+        out = np.concatenate([poly_features(X[i:i + step], self.degree, self.basis) @ self.coef_
+                              for i in range(0, X.shape[0], step)])
+        return out + self.intercept_
+
+    def resources(self, n, d):
+        """Memory: Phi (n p), Gram/eigenvectors 3 k^2 and U (n k), k = min(n, p) [float64].
+
+        Time: n p q (features) + 2 n p k (Gram) + 10 k^3 (eigendecomposition) flops at 4e10/s.
+        """
+        p = n_poly_features(d, self.degree)
+        k = min(n, p)
+        mem = 8.0 * (2 * n * p + 3 * k * k + n * k + n * d)
+        t = (1.0 * n * p * self.degree + 2.0 * n * p * k + 10.0 * k**3) / 4e10
+        return Resources(mem, t)
