@@ -282,4 +282,5 @@ class BFCNetLearner(StagedLearnerMixin, TorchNetLearner):
         return net_resources(n, d, n_params, act_per_sample=3 * L * m + d,
                              batch=int(self.batch_size), steps=steps,
                              flops_per_sample=2.0 * n_params,
-                             dtype_bytes=8 if self.dtype == "float64" else 4)
+                             dtype_bytes=8 if self.dtype == "float64" else 4,
+                             step_overhead_s=5e-4 * (L + 1))  # many small ops per block

@@ -1,0 +1,112 @@
+"""Training throughput of the ``mlp`` learner's training loop against the bare matmul rate.
+
+    python benchmarks/bench_mlp.py [--widths 256 1024] [--depth 4] [--batch 256] [--d 32]
+                                   [--steps 200] [--threads N] [--dtypes float32 float64]
+
+For each device (cpu, and cuda when present), dtype and width it runs ``steps`` optimisation
+steps of :func:`learners.torch_training.train` (AdamW, the learner's own loop, evaluation and
+early stopping effectively off) on an MLPNet of the given depth and width, and prints
+
+* samples/s: batch * steps / wall seconds (after a warm-up of 20 steps; best of 2 runs);
+* achieved GFLOP/s: 6 * (weights of the linear layers) flops per sample (2 forward, 4 backward)
+  times samples/s;
+* the bare matrix-product rate measured in the same run: a square n x n product (n = 2048 on
+  the CPU, 8192 on a GPU) and the layer-shaped (batch x width) @ (width x width) product (best
+  of 3 windows), and the training rate as a fraction of each.
+
+A figure, not a timed test: nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from learners.mlp import MLPNet
+from learners.torch_training import Data, TrainConfig, train
+
+
+def matmul_gflops(n: int, k: int, m: int, device, dtype, min_s: float = 0.3,
+                  repeats: int = 3) -> float:
+    """Best GFLOP/s over ``repeats`` windows of repeated (n x k) @ (k x m) products."""
+    a = torch.randn(n, k, device=device, dtype=dtype)
+    b = torch.randn(k, m, device=device, dtype=dtype)
+    out = torch.empty(n, m, device=device, dtype=dtype)
+    for _ in range(3):
+        torch.mm(a, b, out=out)
+    _sync(device)
+    best = 0.0
+    for _ in range(repeats):
+        reps, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < min_s:
+            for _ in range(10):
+                torch.mm(a, b, out=out)
+            reps += 10
+            _sync(device)
+        best = max(best, 2.0 * n * k * m * reps / (time.perf_counter() - t0) / 1e9)
+    return best
+
+
+def _sync(device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def train_rate(width: int, depth: int, d: int, batch: int, steps: int, device, dtype,
+               repeats: int = 2):
+    """Best (samples/s, GFLOP/s) over ``repeats`` runs of the learner's loop on random data."""
+    torch.manual_seed(0)
+    model = MLPNet(d, width, depth, "relu", False).to(device, dtype)
+    n = batch * 8
+    X = torch.randn(n, d, device=device, dtype=dtype)
+    y = torch.randn(n, device=device, dtype=dtype)
+    data = Data(X, y, X[:batch], y[:batch])
+    gen = torch.Generator().manual_seed(0)
+    cfg = dict(lr=1e-4, batch_size=batch, eval_every=10**9, patience=10**9, diverge_loss=1e30)
+    train(model, data, TrainConfig(max_steps=20, **cfg), gen)  # warm-up
+    wall = float("inf")
+    for _ in range(repeats):
+        _sync(device)
+        t0 = time.perf_counter()
+        train(model, data, TrainConfig(max_steps=steps, **cfg), gen)
+        _sync(device)
+        wall = min(wall, time.perf_counter() - t0)
+    weights = sum(m.weight.numel() for m in list(model.layers) + [model.head])
+    rate = batch * steps / wall
+    return rate, 6.0 * weights * rate / 1e9
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--widths", type=int, nargs="+", default=[256, 1024])
+    ap.add_argument("--depth", type=int, default=4)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--d", type=int, default=32)
+    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, depth {args.depth}, "
+          f"batch {args.batch}, d {args.d}, {args.steps} steps")
+    head = (f"{'device':6} {'dtype':8} {'width':>6} {'samples/s':>11} {'GFLOP/s':>8} "
+            f"{'mm sq':>8} {'mm layer':>9} {'%sq':>5} {'%layer':>6}")
+    print(head)
+    for device in devices:
+        for name in args.dtypes:
+            dtype = getattr(torch, name)
+            sq = 8192 if device.type == "cuda" else 2048
+            peak = matmul_gflops(sq, sq, sq, device, dtype)
+            for w in args.widths:
+                layer = matmul_gflops(args.batch, w, w, device, dtype)
+                rate, gf = train_rate(w, args.depth, args.d, args.batch, args.steps, device, dtype)
+                print(f"{device.type:6} {name:8} {w:6d} {rate:11.0f} {gf:8.1f} {peak:8.1f} "
+                      f"{layer:9.1f} {100 * gf / peak:5.0f} {100 * gf / layer:6.0f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
