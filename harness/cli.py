@@ -62,6 +62,7 @@ def run(
     plugin: PluginOpt = None,
 ) -> None:
     """Run (or resume) a benchmark spec and build its report."""
+    from harness.dask_executor import ClusterError
     from harness.runner import RunOptions, run_spec
     from harness.store import RunLockedError
 
@@ -77,7 +78,7 @@ def run(
                          scheduler=scheduler, retry_failed=retry_failed, progress=progress)
     try:
         summary = run_spec(spec_obj, run_dir, options, spec_text=text, console=err)
-    except RunLockedError as exc:
+    except (RunLockedError, ClusterError) as exc:
         _fail(str(exc))
     _print_summary(run_dir)
     if summary.interrupted:
@@ -180,6 +181,69 @@ def export(
     except ValueError as exc:
         _fail(str(exc))
     out.print(str(path))
+
+
+@app.command()
+def diagnose(
+    config: Annotated[str | None, typer.Argument(
+        help="Diagnostics config: a TOML path or a diagnostics preset name.")] = None,
+    preset: Annotated[str | None, typer.Option(
+        "--preset", help="Diagnostics preset (default: bfc-diagnostics).")] = None,
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out", help="Run folder (default: runs/<name>).")] = None,
+    workers: Annotated[int | None, typer.Option(
+        help="Worker processes (default: the config's, else 1).")] = None,
+    threads: Annotated[int | None, typer.Option(
+        help="BLAS/torch threads per fit (default: the config's, else 1).")] = None,
+    retry_failed: Annotated[bool, typer.Option(help="Re-run failed fits.")] = False,
+    report_only: Annotated[bool, typer.Option(help="Only rebuild the report.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Backward feature correction: probe R^2 per layer, end-to-end vs layerwise vs depth m."""
+    from harness.diagnostics import DEFAULT_PRESET, DiagnosticsError, load_config
+    from harness.diagnostics_run import run_diagnostics
+    from harness.store import RunLockedError
+
+    if config is not None and preset is not None:
+        _fail("give either a CONFIG argument or --preset, not both")
+    for name, value in (("--workers", workers), ("--threads", threads)):
+        if value is not None and value <= 0:
+            _fail(f"{name} must be > 0, got {value}")
+    try:
+        cfg, text = load_config(config or preset or DEFAULT_PRESET)
+    except DiagnosticsError as exc:
+        _fail(str(exc))
+    run_dir = out_dir or Path("runs") / cfg.name
+    if not report_only:
+        try:
+            summary = run_diagnostics(cfg, run_dir, text, workers=workers, threads=threads,
+                                      retry_failed=retry_failed, progress=progress, console=err)
+        except (DiagnosticsError, RunLockedError) as exc:
+            _fail(str(exc))
+        counts = ", ".join(f"{v} {k}" for k, v in sorted(summary.counts.items())) or "none"
+        err.print(f"fits: {summary.total} planned, {summary.already_done} already stored, "
+                  f"this session: {counts} ({summary.wall_s:.0f} s)")
+        if summary.interrupted:
+            err.print(f"interrupted: stored fits are kept in {run_dir}; "
+                      "run the same command again to resume.")
+            raise typer.Exit(code=130)
+    _build_diagnostics_report(run_dir)
+
+
+def _build_diagnostics_report(run_dir: Path) -> None:
+    from harness.diagnostics import DiagnosticsError
+    from reports.diagnostics import build_diagnostics_report
+
+    if not (run_dir / "diagnostics.sqlite").is_file():
+        _fail(f"{run_dir} is not a diagnostics folder (no diagnostics.sqlite)")
+    try:
+        folder = build_diagnostics_report(run_dir)
+    except DiagnosticsError as exc:
+        _fail(str(exc))
+    except Exception as exc:  # noqa: BLE001 - the fits stay; say why the report failed
+        _fail(f"report failed ({type(exc).__name__}: {exc}); fits are in {run_dir}")
+    out.print(f"report: {Path(folder) / 'diagnostics.html'}")
+    out.print(f"report: {Path(folder) / 'diagnostics.md'}")
 
 
 def _check_run_dir(run_dir: Path) -> None:

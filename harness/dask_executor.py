@@ -71,6 +71,10 @@ GPU_INFO_TTL_S = 5.0
 CLOSE_TIMEOUT_S = 10.0
 
 
+class ClusterError(RuntimeError):
+    """The Dask cluster cannot be reached or started; the message is one line."""
+
+
 def thread_env(threads: int) -> dict[str, str]:
     """Environment variables that cap BLAS/OpenMP threads of a process at ``threads``."""
     return {name: str(int(threads)) for name in THREAD_ENV_VARS}
@@ -234,18 +238,19 @@ def worker_specs(workers: int, threads: int, gpus: int = 0) -> dict[str, dict[st
 
 def start_local_cluster(workers: int, threads: int, gpus: int | None = None) -> Any:
     """A LocalCluster on loopback with the workers of :func:`worker_specs`, started and ready."""
-    from importlib.util import find_spec
-
     from distributed import LocalCluster
 
     gpus = local_gpu_count() if gpus is None else gpus
-    dashboard = ":0" if find_spec("bokeh") else None
     cluster = LocalCluster(n_workers=0, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address=dashboard, memory_limit=0)
+                           dashboard_address=":0", memory_limit=0)
     specs = worker_specs(workers, threads, gpus)
-    cluster.worker_spec.update(specs)
-    cluster.scale(len(specs))
-    cluster.wait_for_workers(len(specs))
+    try:
+        cluster.worker_spec.update(specs)
+        cluster.scale(len(specs))
+        cluster.wait_for_workers(len(specs))
+    except BaseException:
+        cluster.close()
+        raise
     log.info("Dask LocalCluster %s: %d workers (%d with a GPU)", cluster.scheduler_address,
              len(specs), min(gpus, len(specs)))
     return cluster
@@ -263,19 +268,24 @@ def job_uses_gpu(job: Job) -> bool:
 
 
 class DaskExecutor:
-    """Executor on a Dask cluster: an existing one (``scheduler``) or a LocalCluster it starts."""
+    """Executor on a Dask cluster: an existing one (``scheduler``) or a LocalCluster it starts.
+
+    The connection (and the LocalCluster) is made on the first ``submit``, so resuming a finished
+    run starts nothing.
+    """
 
     def __init__(self, ctx: JobContext, workers: int, timeout_s: float,
                  memory_bytes: float | None = None, scheduler: str | None = None,
                  gpus: int | None = None):
-        from distributed import Client
-
         self.ctx = ctx
+        self.workers = workers
         self.timeout_s = float(timeout_s)
         self.memory_bytes = memory_bytes
+        self.scheduler = scheduler
+        self.gpus = gpus
         self.token = uuid.uuid4().hex[:12]
-        self.cluster = None if scheduler else start_local_cluster(workers, ctx.threads, gpus)
-        self.client = Client(scheduler or self.cluster, set_as_default=False)
+        self.cluster: Any = None
+        self.client: Any = None
         self._running: dict[str, tuple[Job, Any]] = {}
         self._done: queue.Queue = queue.Queue()
         self._gpu_checked = -float("inf")
@@ -284,8 +294,9 @@ class DaskExecutor:
 
     # -- interface ----------------------------------------------------------------------------
     def submit(self, job: Job) -> None:
+        client = self._connect()
         resources = {"GPU": 1} if self._wants_gpu(job) else None
-        fut = self.client.submit(
+        fut = client.submit(
             run_isolated, job, self.ctx, self.timeout_s, self.memory_bytes, self.token,
             key=f"hierbench-{job.key}-{uuid.uuid4().hex[:8]}", resources=resources, pure=False)
         self._running[fut.key] = (job, fut)
@@ -295,6 +306,8 @@ class DaskExecutor:
         return len(self._running)
 
     def poll(self, timeout: float) -> list[tuple[Job, Record]]:
+        if not self._running:
+            return []
         try:
             futs = [self._done.get(timeout=timeout)]
         except queue.Empty:
@@ -316,15 +329,42 @@ class DaskExecutor:
         futures = [fut for _, fut in self._running.values()]
         self._running.clear()
         try:
-            if futures:
-                self.client.cancel(futures)
-            self.client.run(close_slots, self.token, wait=True)
+            if self.client is not None:
+                if futures:
+                    self.client.cancel(futures)
+                self.client.run(close_slots, self.token, wait=True)
         except Exception as exc:  # noqa: BLE001 - closing must not hide the run's own outcome
             log.warning("could not stop the job processes on the Dask workers: %s", exc)
         finally:
+            self._disconnect()
+
+    # -- connection ---------------------------------------------------------------------------
+    def _connect(self) -> Any:
+        """The Dask client; connects (starting the LocalCluster if no address) on first use."""
+        if self.client is None:
+            from distributed import Client
+
+            try:
+                if self.scheduler is None:
+                    self.cluster = start_local_cluster(self.workers, self.ctx.threads, self.gpus)
+                self.client = Client(self.scheduler or self.cluster, set_as_default=False)
+            except OSError as exc:
+                self._disconnect()
+                where = self.scheduler or "the local cluster"
+                raise ClusterError(f"cannot connect to the Dask scheduler at {where}: "
+                                   f"{one_line(exc)}") from exc
+            except BaseException:
+                self._disconnect()
+                raise
+        return self.client
+
+    def _disconnect(self) -> None:
+        if self.client is not None:
             self.client.close(timeout=CLOSE_TIMEOUT_S)
-            if self.cluster is not None:
-                self.cluster.close(timeout=CLOSE_TIMEOUT_S)
+            self.client = None
+        if self.cluster is not None:
+            self.cluster.close(timeout=CLOSE_TIMEOUT_S)
+            self.cluster = None
 
     # -- internals ----------------------------------------------------------------------------
     def _record(self, job: Job, fut: Any) -> Record:

@@ -11,6 +11,7 @@ import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import dask
 import psutil
 import pytest
 from conftest import PLUGINS, hierbench, write_spec
@@ -19,6 +20,7 @@ from distributed import Client
 from harness import results_frame
 from harness.dask_executor import (
     THREAD_ENV_VARS,
+    ClusterError,
     DaskExecutor,
     job_uses_gpu,
     start_local_cluster,
@@ -119,6 +121,11 @@ def test_smoke_on_dask_equals_local_executor(smoke_run, tmp_path):
     assert len(workers) == 2 and all(w.startswith("tcp://127.0.0.1:") for w in workers)
     # mlp declares uses_gpu: on a cluster without GPU workers it runs on the CPU workers
     assert (dask_df[dask_df.learner == "mlp"].status == "ok").all()
+    # resuming the finished run re-runs nothing (and starts no cluster)
+    summary = run_spec(load_spec("smoke"), run_dir, RunOptions(executor="dask", progress=False))
+    assert summary.already_done == len(local) and not summary.counts
+    after = results_frame(run_dir).set_index("key")
+    assert after.started_at.equals(dask_df.started_at.loc[after.index])
 
 
 def test_misbehaving_jobs_are_recorded_as_with_the_local_executor(tmp_path):
@@ -222,3 +229,14 @@ def test_gpu_learner_pinned_to_cpu_is_not_routed(params, expected):
     job = Job(task="multi_index", task_label="mi", task_params={}, d=4, learner="mlp",
               label="mlp", learner_params=params, n=32, seed=0, n_test=100)
     assert job_uses_gpu(job) is expected
+
+
+def test_unreachable_scheduler_is_one_clear_error():
+    job = Job(task="multi_index", task_label="mi", task_params={}, d=4, learner="ridge",
+              label="ridge", learner_params={}, n=32, seed=0, n_test=100)
+    ex = DaskExecutor(JobContext(), workers=1, timeout_s=10, scheduler="tcp://127.0.0.1:1")
+    with dask.config.set({"distributed.comm.timeouts.connect": "0.5s"}):
+        with pytest.raises(ClusterError, match="cannot connect to the Dask scheduler at tcp://"):
+            ex.submit(job)
+    ex.close()
+    assert ex.pending() == 0 and ex.poll(0.01) == []
