@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from harness.analysis_curves import error_at_fixed_n, failures, learning_curves,
 from harness.analysis_exponents import exponents, paired_beta
 from harness.analysis_verdict import MIN_GROWTH, verdicts
 from harness.record import JSON_COLUMNS, column_names
+from harness.store import DB_NAME, results_frame
 
 __all__ = [
     "Eps", "parse_eps", "load_records", "load_spec", "load_provenance", "learning_curves",
@@ -44,7 +44,7 @@ __all__ = [
     "paired_beta", "MIN_GROWTH", "RESULTS_FILE", "Analysis", "analyse_run",
 ]
 
-RESULTS_FILE = "results.sqlite"
+RESULTS_FILE = DB_NAME
 NUMERIC = ("d", "n", "seed", "test_error", "train_error", "fit_wall_s", "fit_cpu_s",
            "predict_wall_s", "peak_mem_bytes", "n_test", "hierarchy_index", "top_share", "threads")
 
@@ -52,17 +52,13 @@ NUMERIC = ("d", "n", "seed", "test_error", "train_error", "fit_wall_s", "fit_cpu
 def load_records(run_dir: str | Path) -> pd.DataFrame:
     """All records of a run as a DataFrame with the Record columns (JSON columns parsed to dicts).
 
-    Reads ``RUN_DIR/results.sqlite`` (table ``records``) read-only.  A missing database or table
-    gives an empty frame with the same columns.
+    Reads ``RUN_DIR/results.sqlite`` read-only through :func:`harness.store.results_frame`.  A
+    missing database or table gives an empty frame with the same columns.
     """
-    path = Path(run_dir) / RESULTS_FILE
-    if not path.exists():
-        return normalise_records(pd.DataFrame(columns=column_names()))
-    with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as con:
-        try:
-            df = pd.read_sql_query("SELECT * FROM records", con)
-        except (sqlite3.Error, pd.errors.DatabaseError):
-            df = pd.DataFrame(columns=column_names())
+    try:
+        df = results_frame(run_dir)
+    except (FileNotFoundError, sqlite3.Error, pd.errors.DatabaseError):
+        df = pd.DataFrame(columns=column_names())
     return normalise_records(df)
 
 

@@ -19,7 +19,7 @@ from rich.table import Table
 from harness.plugins import PluginError, load_plugin_files
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="hierbench: sample complexity vs dimension, hierarchical vs kernel learners.")
+                  help="hierbench: sample complexity vs dimension, deep vs kernel learners.")
 err = Console(stderr=True)
 out = Console()
 

@@ -2,7 +2,7 @@
 
 * :class:`SerialExecutor` runs each job in the driver process (use it with pdb).  It cannot enforce
   timeouts or memory caps, and a job that kills its process kills the run.
-* :class:`LocalExecutor` keeps ``workers`` long-lived worker processes (``spawn`` start method).  The
+* :class:`LocalExecutor` keeps ``workers`` long-lived worker processes (``spawn`` start method). The
   driver watches each one: a job past its timeout is killed and recorded as ``timeout``; a worker
   whose resident memory passes the cap is killed and its job recorded as ``failed``; a worker that
   dies (``os._exit``, segfault, the kernel's OOM killer) has its job recorded as ``failed`` with the

@@ -109,7 +109,7 @@ def one_line(exc: BaseException) -> str:
 class _Peak:
     """Peak RSS of this process during a block (bytes)."""
 
-    def __enter__(self) -> "_Peak":
+    def __enter__(self) -> _Peak:
         self._linux = sys.platform.startswith("linux")
         if self._linux:
             try:

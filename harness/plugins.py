@@ -22,7 +22,7 @@ import importlib.metadata
 import importlib.util
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 
 class PluginError(Exception):
@@ -62,7 +62,7 @@ class Registry:
         return name in self._objects or name in self._eps() or _is_dotted_path(name)
 
     def get(self, name: str) -> Any:
-        """The object registered as ``name``; a ``module:attr`` or dotted path is imported directly."""
+        """The object registered as ``name``; a ``module:attr`` or dotted path is imported."""
         if name in self._objects:
             return self._objects[name]
         if name in self._eps():

@@ -87,7 +87,7 @@ class Record:
         return row
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> "Record":
+    def from_row(cls, row: dict[str, Any]) -> Record:
         data = dict(row)
         for col in JSON_COLUMNS:
             if isinstance(data.get(col), str):

@@ -92,7 +92,7 @@ class NGrid(_Strict):
     ratio: float = Field(default=math.sqrt(2), gt=1.0)
 
     @model_validator(mode="after")
-    def _order(self) -> "NGrid":
+    def _order(self) -> NGrid:
         if self.n_min > self.n_max:
             raise ValueError(f"n_min ({self.n_min}) must be <= n_max ({self.n_max})")
         return self
@@ -159,7 +159,7 @@ class Spec(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _unique_labels(self) -> "Spec":
+    def _unique_labels(self) -> Spec:
         labels = [lr.display for lr in self.learners]
         dup = sorted({x for x in labels if labels.count(x) > 1})
         if dup:
@@ -207,7 +207,8 @@ def parse_spec(data: dict[str, Any], source: str = "spec") -> Spec:
 
 def preset_names() -> list[str]:
     folder = resources.files("harness") / "presets"
-    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
+    names = (p.name for p in folder.iterdir())
+    return sorted(n.removesuffix(".toml") for n in names if n.endswith(".toml"))
 
 
 def resolve_spec_path(spec: str | Path) -> Path:

@@ -15,6 +15,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,7 @@ class ResultStore:
     def close(self) -> None:
         self._conn.close()
 
-    def __enter__(self) -> "ResultStore":
+    def __enter__(self) -> ResultStore:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -87,11 +88,15 @@ class ResultStore:
 
 
 def results_frame(run_dir: str | Path) -> pd.DataFrame:
-    """All records of a run as a DataFrame (JSON columns parsed into dicts)."""
+    """All records of a run as a DataFrame (JSON columns parsed into dicts).
+
+    The database is opened read-only (through a file URI, so paths with spaces or ``#`` work), so
+    this is safe while a run is still writing.
+    """
     path = Path(run_dir) / DB_NAME
     if not path.is_file():
         raise FileNotFoundError(f"no results database in {run_dir} (expected {DB_NAME})")
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
         df = pd.read_sql_query("SELECT * FROM records", conn)
     for col in JSON_COLUMNS:
         if col in df:
@@ -122,7 +127,7 @@ class RunLock:
         self.path = Path(run_dir) / LOCK_NAME
         self._fh: Any = None
 
-    def __enter__(self) -> "RunLock":
+    def __enter__(self) -> RunLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fh = open(self.path, "a+")
         try:

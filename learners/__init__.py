@@ -5,8 +5,8 @@
 
 Names are looked up in the ``hierbench.learners`` entry-point group (the built-ins register there),
 among learners registered by plugin files (:func:`register_learner`), and finally as an import path
-(``sklearn.linear_model:Ridge`` or ``sklearn.linear_model.Ridge``), so any scikit-learn regressor runs
-as a learner unchanged.
+(``sklearn.linear_model:Ridge`` or ``sklearn.linear_model.Ridge``), so any scikit-learn
+regressor runs as a learner unchanged.
 """
 
 from __future__ import annotations

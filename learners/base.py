@@ -1,8 +1,8 @@
 """The Learner interface: a scikit-learn regressor plus a family and a resource model.
 
-Any scikit-learn regressor (``fit(X, y) -> self``, ``predict(X)``, ``get_params``/``clone``) runs as a
-learner unchanged; it is then of family ``"baseline"`` with an unknown resource model.  hierbench's own
-learners derive from :class:`HierbenchLearner`, which adds:
+Any scikit-learn regressor (``fit(X, y) -> self``, ``predict(X)``, ``get_params``/``clone``)
+runs as a learner unchanged; it is then of family ``"baseline"`` with an unknown resource model.
+hierbench's own learners derive from :class:`HierbenchLearner`, which adds:
 
 * ``family``: ``"hierarchical"`` (deep nets trained end-to-end), ``"layerwise"``,
   ``"non-hierarchical"`` (kernels, random features, polynomial features) or ``"baseline"``.
@@ -41,7 +41,7 @@ class Resources:
 
 
 class HierbenchLearner(RegressorMixin, BaseEstimator):
-    """Base class for hierbench's learners (scikit-learn conventions: params set in __init__ only)."""
+    """Base class for hierbench's learners (scikit-learn conventions: params set in __init__)."""
 
     family: ClassVar[str] = "baseline"
     #: True if the learner runs on a GPU when one is present (the Dask executor routes it there)

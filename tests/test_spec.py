@@ -29,7 +29,8 @@ def _load(tmp_path, text):
 
 @pytest.mark.parametrize("edit, message", [
     (lambda s: s.replace("seeds = 2", "seeds = 2\nsedes = 3"), "sedes: unknown key"),
-    (lambda s: s.replace("d = [4, 8]", "d = [4, 0]"), "tasks.0.d.1: Input should be greater than 0"),
+    (lambda s: s.replace("d = [4, 8]", "d = [4, 0]"),
+     "tasks.0.d.1: Input should be greater than 0"),
     (lambda s: s.replace("d = [4, 8]", "d = [4, -8]"), "tasks.0.d.1"),
     (lambda s: s.replace("n_min = 32", "n_min = 512"), "n_grid: n_min (512) must be <= n_max"),
     (lambda s: s.replace("n_max = 128", 'n_max = "lots"'), "n_grid.n_max: Input should be"),
