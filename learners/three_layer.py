@@ -86,7 +86,7 @@ class ThreeLayerLearner(HierbenchLearner):
         theta, theta0, lam1, loo1 = ridge_loo(self._phi(Xs[i1]), ys[i1], self.ridge_grid)
         self.theta_, self.theta0_ = theta, theta0
         p2 = self._phi(Xs[i2]) @ theta + theta0
-        self.z_mu_, self.z_sd_ = float(p2.mean()), float(p2.std()) or 1.0
+        self.z_mu_, self.z_sd_ = float(p2.mean()), float(p2.std(correction=0)) or 1.0
         self._draw_outer_features(gen)
         c, c0, lam2, loo2 = ridge_loo(self._psi_from_p(p2), ys[i2], self.ridge_grid)
         self.c_, self.c0_ = c, c0

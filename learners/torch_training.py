@@ -447,8 +447,12 @@ class TorchNetLearner(HierbenchLearner):
             res = self._procedure(model, data, lr, scale, gen, self._step_hook())
             return model, res
 
-        (model, res), info = select_lr(run, self.lr_grid, self.tune_fraction, self.max_retries,
-                                       score=lambda r: r[1].best_val)
+        try:
+            (model, res), info = select_lr(run, self.lr_grid, self.tune_fraction,
+                                           self.max_retries, score=lambda r: r[1].best_val)
+        except BaseException:
+            self.__dict__.pop("model_", None)  # no half-trained net left behind as fitted state
+            raise
         self.model_ = model.eval()
         self.fit_info_ = self._fit_info(res, info, n=X.shape[0], n_val=X_val.shape[0])
         return self
