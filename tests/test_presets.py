@@ -1,0 +1,34 @@
+"""Every shipped preset validates (keys, task and learner names and parameters) and plans."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.plan import plan
+from harness.spec import load_spec, preset_names
+
+PAPER = {"paper-bfc", "paper-damian", "paper-wang", "paper-staircase"}
+
+
+def test_shipped_presets():
+    assert {"smoke", "quick", "full"} | PAPER <= set(preset_names())
+
+
+@pytest.mark.parametrize("name", sorted({"smoke", "quick", "full"} | PAPER))
+def test_preset_is_valid(name):
+    spec = load_spec(name)
+    series = plan(spec)
+    assert series and all(s.jobs for s in series)
+    assert len({s.key for s in series}) == len(series)
+
+
+def test_quick_covers_the_comparison_the_readme_promises():
+    spec = load_spec("quick")
+    learners = {lr.name for lr in spec.learners}
+    assert {"krr", "ntk", "random_features", "poly_features", "mlp", "bfc_net", "layerwise",
+            "two_layer"} <= learners
+    instances = {label for t in spec.tasks for label, _ in t.instances()}
+    assert any("L=2" in i for i in instances) and any("L=3" in i for i in instances)
+    assert any("p=2" in i for i in instances) and any("p=4" in i for i in instances)
+    assert all(len(t.d) >= 4 for t in spec.tasks) and len(spec.seeds) >= 3
+    assert spec.eps.kind == "relative" and spec.eps.value < 1.0
