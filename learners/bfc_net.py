@@ -39,6 +39,7 @@ from dataclasses import replace
 import torch
 from torch import nn
 
+from learners.mlp import quad
 from learners.torch_training import (
     Data,
     RunResult,
@@ -47,16 +48,6 @@ from learners.torch_training import (
     net_resources,
     train,
 )
-
-
-def quad(z: torch.Tensor, truncate: float | None) -> torch.Tensor:
-    """(sigma(z) - 1) / sqrt(2), sigma(z) = z^2 or its C^1 linear continuation beyond |z| > B."""
-    if truncate is None:
-        s = z * z
-    else:
-        a, B = z.abs(), float(truncate)
-        s = torch.where(a <= B, z * z, 2.0 * B * a - B * B)
-    return (s - 1.0) * (1.0 / math.sqrt(2.0))
 
 
 def default_connections(L: int) -> list[list[int]]:
