@@ -14,8 +14,10 @@ Measurements (per fit: variant, seed; block b, teacher level l; R^2 of the ridge
 * Verdict for a Delta: "improved" when the interval lies above 0, "got worse" when below,
   "unchanged" when every seed's Delta is exactly 0 (a frozen block), otherwise "no clear change";
   with one seed no interval and no verdict.
-* Paired error difference: per seed, test error of one variant minus another (same teacher,
-  data and test set), with the same t interval.
+* Test errors are summarised on the log scale (they spread over orders of magnitude across
+  teachers): geometric mean over seeds with the t interval of mean(log error), exponentiated.
+  Paired comparison: per seed the ratio of two variants' errors (same teacher, data and test
+  set), geometric mean with the same log-scale t interval.
 """
 
 from __future__ import annotations
@@ -52,6 +54,13 @@ def t_interval(x) -> tuple[float, float, float, int]:
         return m, float("nan"), float("nan"), 1
     half = float(stats.t.ppf(0.5 + CI_LEVEL / 2, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
     return m, m - half, m + half, len(x)
+
+
+def log_interval(x) -> tuple[float, float, float, int]:
+    """Geometric mean and its t interval: exp of :func:`t_interval` of log x (x > 0)."""
+    x = [v for v in x if v is not None and np.isfinite(v) and v > 0]
+    m, lo, hi, n = t_interval(np.log(x)) if x else (np.nan, np.nan, np.nan, 0)
+    return float(np.exp(m)), float(np.exp(lo)), float(np.exp(hi)), n
 
 
 def verdict(deltas, lo: float, hi: float) -> str:
@@ -112,7 +121,7 @@ def correction_table(per_seed: pd.DataFrame, levels: str = "adjacent") -> pd.Dat
             continue
         m, lo, hi, n = t_interval(g["delta"])
         rows.append({"variant": v, "block": b, "level": lvl, "seeds": n,
-                     "switch step (median)": float(np.median(g["switch_step"])),
+                     "switch step (median)": int(np.median(g["switch_step"])),
                      "R2 at switch": float(g["r2_switch"].mean()),
                      "R2 at end": float(g["r2_end"].mean()), "delta": m, "ci_lo": lo,
                      "ci_hi": hi, "per seed": ", ".join(f"{x:+.3f}" for x in g["delta"]),
@@ -131,7 +140,7 @@ def final_r2(fit: dict, b: int, lvl: int) -> float:
 
 
 def depth_table(fits: list[dict], cfg: DiagConfig, L: int) -> pd.DataFrame:
-    """Per m: the fit used, test error and final lower-block R^2 (means with t intervals)."""
+    """Per m: the fit used, test error (geometric mean) and final lower-block R^2 (means)."""
     rows = []
     for m in backward_depths(cfg, L):
         by_seed = fit_for_m(fits, m)
@@ -139,7 +148,7 @@ def depth_table(fits: list[dict], cfg: DiagConfig, L: int) -> pd.DataFrame:
             continue
         fs = list(by_seed.values())
         row = {"m": m, "fit": fs[0]["variant"], "seeds": len(fs)}
-        e, lo, hi, _ = t_interval([f["test_error"] for f in fs])
+        e, lo, hi, _ = log_interval([f["test_error"] for f in fs])
         row.update({"test error": e, "error_lo": lo, "error_hi": hi})
         for b, lvl in lower_pairs(L):
             r, rlo, rhi, _ = t_interval([final_r2(f, b, lvl) for f in fs])
@@ -160,7 +169,7 @@ def error_table(fits: list[dict]) -> pd.DataFrame:
     for v in dict.fromkeys(f["variant"] for f in fits):
         fs = [f for f in fits if f["variant"] == v]
         ok = [f for f in fs if f["status"] == "ok"]
-        m, lo, hi, n = t_interval([f["test_error"] for f in ok])
+        m, lo, hi, n = log_interval([f["test_error"] for f in ok])
         rows.append({"variant": v, "stands for m": ", ".join(map(str, fs[0]["m_values"] or [])),
                      "ok": n, "failed": len(fs) - len(ok), "test error": m, "ci_lo": lo,
                      "ci_hi": hi, "per seed": ", ".join(fmt(f["test_error"]) for f in ok),
@@ -177,11 +186,11 @@ def _max_or_none(xs):
     return max(xs) if xs else None
 
 
-def paired_error(fits: list[dict], a: str, b: str) -> tuple[float, float, float, int]:
-    """t interval of test error(a) - test error(b) over the seeds where both are ok."""
+def paired_ratio(fits: list[dict], a: str, b: str) -> tuple[float, float, float, int]:
+    """Geometric mean of test error(a) / test error(b) over the seeds where both are ok."""
     ea = {f["seed"]: f["test_error"] for f in fits if f["variant"] == a and f["status"] == "ok"}
     eb = {f["seed"]: f["test_error"] for f in fits if f["variant"] == b and f["status"] == "ok"}
-    return t_interval([ea[s] - eb[s] for s in sorted(set(ea) & set(eb))])
+    return log_interval([ea[s] / eb[s] for s in sorted(set(ea) & set(eb)) if eb[s] > 0])
 
 
 @dataclass
@@ -221,8 +230,8 @@ def _delta_sentence(c: pd.DataFrame, variant: str, lvl: int) -> str | None:
     if row.empty:
         return None
     r = row.iloc[0]
-    return (f"to the level-{lvl} features it went from {r['R2 at switch']:.3f} when block 2 "
-            f"switched on (median step {r['switch step (median)']:.0f}) to {r['R2 at end']:.3f} "
+    return (f"for the level-{lvl} features it was {r['R2 at switch']:.3f} when block 2 "
+            f"switched on (median step {r['switch step (median)']:.0f}) and {r['R2 at end']:.3f} "
             f"at the end: Delta = {r['delta']:+.3f}, {_ci(r['ci_lo'], r['ci_hi'])} over "
             f"{r['seeds']} seed(s) (per seed {r['per seed']}): {r['verdict']}")
 
@@ -241,17 +250,18 @@ def statement(a: Diag) -> list[str]:
                   "unchanged": "No (unchanged)"}.get(v1["verdict"], "Not clearly")
         parts = [s for s in (e2e, _delta_sentence(c, "end_to_end", 2)) if s]
         out.append(f"Did lower-layer features improve after higher layers started training? "
-                   f"{answer}. End-to-end, block 1's probe R^2 " + "; ".join(parts) + ".")
+                   f"{answer}. End-to-end, block 1's probe R^2: " + "; ".join(parts) + ".")
     out += _layerwise_check(a)
-    d = paired_error(a.fits, "layerwise", "end_to_end")
+    d = paired_ratio(a.fits, "layerwise", "end_to_end")
     if d[3]:
-        out.append(f"Final test error (normalised MSE): end-to-end {_mean_err(a, 'end_to_end')}, "
-                   f"layerwise {_mean_err(a, 'layerwise')}; paired difference layerwise - "
-                   f"end-to-end = {d[0]:+.4f}, {_ci(d[1], d[2])} over {d[3]} seed(s).")
+        ci = "no interval" if not np.isfinite(d[1]) else f"95 % interval [{d[1]:.2f}, {d[2]:.2f}]"
+        out.append(f"Final test error (normalised MSE, geometric mean over seeds): end-to-end "
+                   f"{_mean_err(a, 'end_to_end')}, layerwise {_mean_err(a, 'layerwise')}; paired "
+                   f"ratio layerwise / end-to-end = {d[0]:.2f}, {ci} over {d[3]} seed(s).")
     if len(a.depth) > 1:
         parts = [f"m={int(r['m'])}: {r['test error']:.4f}" for _, r in a.depth.iterrows()]
-        out.append("Backward depth m (gradient reaches the m blocks below the newest): mean final "
-                   "test error " + ", ".join(parts) + ".")
+        out.append("Backward depth m (gradient reaches the m blocks below the newest): final "
+                   "test error (geometric mean) " + ", ".join(parts) + ".")
     out += _failures(a)
     return out
 
@@ -261,7 +271,9 @@ def _mean_err(a: Diag, variant: str) -> str:
     if r.empty or not np.isfinite(r.iloc[0]["test error"]):
         return "n/a"
     r = r.iloc[0]
-    return f"{r['test error']:.4f} ({_ci(r['ci_lo'], r['ci_hi'])})"
+    ci = ("no interval" if not np.isfinite(r["ci_lo"])
+          else f"95 % interval [{r['ci_lo']:.4f}, {r['ci_hi']:.4f}]")
+    return f"{r['test error']:.4f} ({ci})"
 
 
 def _layerwise_check(a: Diag) -> list[str]:
@@ -347,7 +359,7 @@ def r2_over_training_figure(a: Diag, out: Path, variants=("end_to_end", "layerwi
                if v in colors and v in set(ck["variant"])]
     handles.append(Line2D([], [], color="k", marker="|", ls="", ms=9, label="stage start"))
     fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 0.95), frameon=False)
-    fig.tight_layout()
+    fig.subplots_adjust(wspace=0.12, hspace=0.35)
     return _save(fig, out, "diag_r2_over_training", "Probe R^2 per block and teacher level "
                  "over training", "Held-out R^2 of a ridge probe from block b's hidden "
                  "representation to the teacher's level-l features, one line per seed; ticks "
@@ -385,7 +397,7 @@ def switch_end_figure(a: Diag, out: Path):
     uniq = dict(zip(labels, handles, strict=True))
     fig.legend(uniq.values(), uniq.keys(), loc="upper left", bbox_to_anchor=(1.0, 0.9),
                frameon=False)
-    fig.tight_layout()
+    fig.subplots_adjust(wspace=0.12, hspace=0.35)
     return _save(fig, out, "diag_switch_vs_end", "Lower-block R^2 when the next block switches "
                  "on vs at the end", "Each line is one seed: block b's probe R^2 right after "
                  "block b + 1 switched on and on the final net. A rising line is a lower-layer "
@@ -408,21 +420,26 @@ def depth_figure(a: Diag, out: Path):
     ax1.set_yscale("log")
     ax1.set_xlabel("backward depth m")
     ax1.set_ylabel("final test error (normalised MSE)")
-    for (b, lvl), color in zip(lower_pairs(a.L), variant_colors([f"m{i}" for i in range(
-            a.L + 1)]).values(), strict=False):
+    ax1.set_title("test error (geometric mean)")
+    ax2.set_title("lower blocks' features (mean)")
+    import seaborn as sns
+
+    pairs = lower_pairs(a.L)
+    for (b, lvl), color in zip(pairs, sns.color_palette("dark", len(pairs)), strict=True):
         col = f"R2 b{b}>l{lvl}"
         ax2.errorbar(d["m"], d[col], yerr=_yerr(d, col, f"{col} lo", f"{col} hi"), marker="o",
                      capsize=3, label=f"block {b} -> level {lvl}", color=color)
     ax2.set_xlabel("backward depth m")
     ax2.set_ylabel("final probe R^2")
-    ax2.legend(frameon=False)
+    ax2.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     for ax in (ax1, ax2):
         ax.set_xticks(d["m"].tolist())
-    fig.tight_layout()
+    fig.subplots_adjust(wspace=0.35)
     return _save(fig, out, "diag_backward_depth", "How much backward is needed",
                  "Staged training where the gradient reaches only the m blocks below the newest "
-                 f"one (m = 0: layerwise; m >= {a.L - 1}: end-to-end). Means over seeds with 95 %"
-                 " t-intervals; grey dots: single seeds.")
+                 f"one (m = 0: layerwise; m >= {a.L - 1}: end-to-end). Test error: geometric "
+                 "means over seeds with 95 % t-intervals on the log scale; R^2: means with 95 % "
+                 "t-intervals; grey dots: single seeds.")
 
 
 def _yerr(d: pd.DataFrame, col: str, lo: str, hi: str) -> np.ndarray:
@@ -451,8 +468,9 @@ def _display_errors(e: pd.DataFrame) -> pd.DataFrame:
     if e.empty:
         return e
     out = e[["variant", "stands for m", "ok", "failed"]].copy()
-    out["test error [95 % CI]"] = [f"{fmt(r['test error'], 4)} [{fmt(r.ci_lo, 4)}, "
-                                   f"{fmt(r.ci_hi, 4)}]" for _, r in e.iterrows()]
+    out["test error: geo. mean [95 % CI]"] = [
+        f"{fmt(r['test error'], 4)} [{fmt(r.ci_lo, 4)}, {fmt(r.ci_hi, 4)}]"
+        for _, r in e.iterrows()]
     out["per seed"] = e["per seed"]
     out["train error"] = e["train error"].map(lambda x: fmt(x, 4))
     out["frozen max change"] = e["frozen max change"].map(lambda x: "-" if x is None
@@ -480,7 +498,8 @@ DEFINITIONS = (
     "level's features, on the probe-test half. Delta = R^2 on the final net minus R^2 right "
     "after block b + 1 switched on; 95 % Student t-intervals over seeds. Verdict: improved / got "
     "worse when the interval excludes 0, unchanged when every Delta is exactly 0, otherwise no "
-    "clear change. Test error: normalised MSE on the noiseless test set. Details: "
+    "clear change. Test error: normalised MSE on the noiseless test set, summarised by the "
+    "geometric mean over seeds with a 95 % t-interval on the log scale. Details: "
     "docs/diagnostics.md.")
 
 
@@ -515,8 +534,9 @@ def _display_depth(d: pd.DataFrame) -> pd.DataFrame:
     if d.empty:
         return d
     out = d[["m", "fit", "seeds"]].copy()
-    out["test error [95 % CI]"] = [f"{fmt(r['test error'], 4)} [{fmt(r['error_lo'], 4)}, "
-                                   f"{fmt(r['error_hi'], 4)}]" for _, r in d.iterrows()]
+    out["test error: geo. mean [95 % CI]"] = [
+        f"{fmt(r['test error'], 4)} [{fmt(r['error_lo'], 4)}, {fmt(r['error_hi'], 4)}]"
+        for _, r in d.iterrows()]
     for col in [c for c in d.columns if c.startswith("R2 ") and not c.endswith((" lo", " hi"))]:
         out[col.replace(">", " -> ")] = [f"{r[col]:.3f} [{fmt(r[col + ' lo'])}, "
                                          f"{fmt(r[col + ' hi'])}]" for _, r in d.iterrows()]

@@ -1,0 +1,293 @@
+"""Tests of the backward-feature-correction diagnostic: config, variants, freezing, probes at the
+stage switches, crash-safe resume, the CLI command and the computed report."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from conftest import ROOT
+from typer.testing import CliRunner
+
+from harness.cli import app
+from harness.diagnostics import (
+    DiagnosticsError,
+    FitSpec,
+    active_stage,
+    block_vectors,
+    build_task,
+    load_config,
+    make_variant_learner,
+    parse_config,
+    plan_fits,
+    run_fit,
+)
+from harness.diagnostics_run import load_fits, run_diagnostics
+from harness.job import draw_training_set, limit_threads
+from reports.diagnostics import analyse, t_interval, verdict
+
+TINY = """
+name = "tiny"
+seeds = 2
+n = 300
+n_test = 200
+n_probe = 200
+[task]
+d = 5
+params = { L = 3, k = 2 }
+[learner]
+width = 8
+max_steps = 90
+patience = 10000
+lr_grid = [1e-2]
+device = "cpu"
+[probe]
+every = 20
+[execution]
+threads = 1
+"""
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny nets: one BLAS/torch thread (more only oversubscribe a busy machine)."""
+    import torch  # noqa: F401 - so that limit_threads also limits torch
+
+    n = torch.get_num_threads()
+    with limit_threads(1):
+        yield
+    torch.set_num_threads(n)
+
+
+def hierbench(*args: str, check: bool = True):
+    """The CLI in this process; ``stdout`` / ``stderr`` / ``returncode`` like a subprocess."""
+    res = CliRunner().invoke(app, list(args))
+    res.returncode = res.exit_code
+    if check and res.exit_code != 0:
+        raise AssertionError(f"hierbench {' '.join(args)} failed ({res.exit_code}):\n"
+                             f"{res.stdout}\n{res.stderr}\n{res.exception!r}")
+    return res
+
+
+def _tiny(**over):
+    import tomllib
+
+    data = tomllib.loads(TINY)
+    for key, value in over.items():
+        data[key] = {**data.get(key, {}), **value} if isinstance(value, dict) else value
+    return parse_config(data, source="tiny")
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """`hierbench diagnose` of the tiny config with two worker processes."""
+    folder = tmp_path_factory.mktemp("diag")
+    cfg_path = folder / "tiny.toml"
+    cfg_path.write_text(TINY)
+    run_dir = folder / "run"
+    proc = hierbench("diagnose", str(cfg_path), "--out", str(run_dir), "--workers", "2",
+                     "--no-progress")
+    return run_dir, cfg_path, proc
+
+
+# -- config and plan ---------------------------------------------------------------------------
+def test_config_errors_are_one_line():
+    with pytest.raises(DiagnosticsError, match=r"tiny: bogus: unknown key"):
+        _tiny(bogus=1)
+    with pytest.raises(DiagnosticsError, match=r"learner.backward_depth: set by the experiment"):
+        _tiny(learner={"backward_depth": 1})
+    with pytest.raises(DiagnosticsError, match=r"task \(bfc\): bfc: L must be"):
+        _tiny(task={"params": {"L": 1}})
+    with pytest.raises(DiagnosticsError, match=r"learner \(end_to_end\).*nope"):
+        _tiny(learner={"nope": 3})
+    with pytest.raises(DiagnosticsError, match="nothing to fit"):
+        _tiny(variants={"end_to_end": False, "layerwise": False, "backward_depths": []})
+    with pytest.raises(DiagnosticsError, match="unknown diagnostics preset 'nope'"):
+        load_config("nope")
+    cfg, text = load_config("bfc-diagnostics")
+    assert cfg.task.name == "bfc" and len(cfg.seeds) >= 3 and "bfc-diagnostics" in text
+
+
+def test_plan_merges_equivalent_schedules():
+    cfg = _tiny()
+    assert [(f.variant, f.backward_depth, f.m_values) for f in plan_fits(cfg, 3)] == [
+        ("end_to_end", None, (2,)), ("layerwise", 0, (0,)), ("m=1", 1, (1,))]
+    assert [f.variant for f in plan_fits(_tiny(variants={"alias": False}), 3)] == [
+        "end_to_end", "layerwise", "m=0", "m=1", "m=2"]
+    no_lw = plan_fits(_tiny(variants={"layerwise": False, "backward_depths": [0, 4]}), 3)
+    assert [(f.variant, f.m_values) for f in no_lw] == [("end_to_end", (4,)), ("m=0", (0,))]
+
+
+def _fit(cfg, fit, seed=0, callback=None):
+    task = build_task(cfg, seed)
+    X, y = draw_training_set(task, seed, cfg.n)
+    return make_variant_learner(cfg, fit, task, seed, callback=callback).fit(X, y), X
+
+
+def test_merged_schedules_are_identical_fits():
+    """m = 0 is the layerwise learner and m = L - 1 end-to-end: the same predictions."""
+    cfg = _tiny()
+    pairs = [(FitSpec("layerwise", "layerwise", 0), FitSpec("m=0", "bfc_net", 0)),
+             (FitSpec("end_to_end", "bfc_net", None), FitSpec("m=2", "bfc_net", 2))]
+    for a, b in pairs:
+        (ea, X), (eb, _) = _fit(cfg, a), _fit(cfg, b)
+        np.testing.assert_array_equal(ea.predict(X), eb.predict(X))
+    (e1, X), (lw, _) = _fit(cfg, FitSpec("m=1", "bfc_net", 1)), _fit(cfg, pairs[0][0])
+    assert not np.array_equal(e1.predict(X), lw.predict(X))
+
+
+@pytest.mark.parametrize("m", [0, 1, None])
+def test_backward_depth_variants_freeze_exactly_the_blocks_below_reach(m):
+    """Block b is frozen (bitwise) from stage b + m + 1 on and trains while it is reachable."""
+    snaps = []
+
+    def record(step, est):
+        snaps.append((active_stage(est.model_), block_vectors(est.model_)))
+
+    variant = {None: "end_to_end", 0: "layerwise"}.get(m, f"m={m}")
+    est, _ = _fit(_tiny(), FitSpec(variant, "layerwise" if m == 0 else "bfc_net", m),
+                  callback=record)
+    final = block_vectors(est.model_)
+    assert [s for s, _ in snaps] == sorted(s for s, _ in snaps) and snaps[-1][0] == 3
+    for b in (1, 2, 3):
+        frozen_from = 4 if m is None else b + m + 1
+        frozen = [v[b - 1] for s, v in snaps if s >= frozen_from]
+        training = [v[b - 1] for s, v in snaps if b <= s < frozen_from]
+        assert all(np.array_equal(w, final[b - 1]) for w in frozen)
+        assert len(training) > 1 and not np.array_equal(training[0], training[-1])
+
+
+def test_run_fit_probes_the_exact_switch_and_records_checks():
+    cfg = _tiny()
+    rows = {f.variant: run_fit(cfg.model_dump(), f.__dict__, 0, 1) for f in plan_fits(cfg, 3)}
+    assert all(r["status"] == "ok" for r in rows.values()), rows
+    e2e, lw, m1 = rows["end_to_end"], rows["layerwise"], rows["m=1"]
+    events = [(c["event"], c["stage"]) for c in e2e["checkpoints"] if c["event"] != "periodic"]
+    assert events == [("stage_start", 1), ("stage_start", 2), ("stage_start", 3), ("final", 3)]
+    assert e2e["stage_starts"] == {"1": 1, "2": 30, "3": 60}
+    assert len(e2e["checkpoints"]) == 4 + 90 // 20
+    assert np.array(e2e["checkpoints"][0]["r2"]).shape == (3, 3)
+
+    def at_switch(row, s):
+        return next(c["r2"] for c in row["checkpoints"] if c["event"] == "stage_start"
+                    and c["stage"] == s)
+
+    # stage 1 is the same training in every variant: identical nets when block 2 switches on
+    assert at_switch(e2e, 2) == at_switch(lw, 2) == at_switch(m1, 2)
+    assert lw["checkpoints"][-1]["r2"][0] == at_switch(lw, 2)[0]  # frozen block 1: same R^2
+    assert lw["frozen_max_change"] == 0.0 and lw["drift"] == [0.0, 0.0]
+    assert m1["frozen_max_change"] == 0.0 and m1["drift"][0] > 0
+    assert e2e["frozen_max_change"] is None and min(e2e["drift"]) > 0
+    assert 0 < e2e["test_error"] < 1.5 and e2e["fit_info"]["stages"][0]["active"] == 1
+
+
+# -- run folder: crash safety, resume, other config, failures ----------------------------------
+def test_killed_run_keeps_finished_fits_and_resumes(tmp_path):
+    cfg = _tiny()
+    run_dir = tmp_path / "run"
+    code = ("import sys; from harness.diagnostics import parse_config; import tomllib; "
+            "from harness.diagnostics_run import run_diagnostics; "
+            "run_diagnostics(parse_config(tomllib.loads(sys.stdin.read())), sys.argv[1])")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(run_dir)], stdin=subprocess.PIPE,
+                            cwd=ROOT, env=dict(os.environ), text=True)
+    proc.stdin.write(TINY)
+    proc.stdin.close()
+    db, deadline = run_dir / "diagnostics.sqlite", time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if db.is_file() and _count(db) >= 1:
+            break
+        time.sleep(0.05)
+    proc.kill()  # SIGKILL: no clean-up of any kind
+    proc.wait()
+    kept = {r["key"]: r["finished_at"] for r in load_fits(run_dir)}
+    assert 1 <= len(kept) <= 6
+    summary = run_diagnostics(cfg, run_dir)
+    assert summary.already_done == len(kept) and sum(summary.counts.values()) == 6 - len(kept)
+    after = {r["key"]: r["finished_at"] for r in load_fits(run_dir)}
+    assert len(after) == 6 and all(after[k] == v for k, v in kept.items())
+    with pytest.raises(DiagnosticsError, match="another config"):
+        run_diagnostics(_tiny(n=301), run_dir)
+
+
+def _count(db) -> int:
+    try:
+        with sqlite3.connect(db) as conn:
+            return conn.execute("SELECT COUNT(*) FROM fits").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_failed_fits_are_stored_reported_and_retried(tmp_path):
+    cfg = _tiny(seeds=[0], learner={"dtype": "float16"}, variants={"backward_depths": [0]})
+    summary = run_diagnostics(cfg, tmp_path)
+    rows = load_fits(tmp_path)
+    assert summary.counts == {"failed": 2} and all("dtype must be" in r["reason"] for r in rows)
+    assert run_diagnostics(cfg, tmp_path).counts == {}
+    assert run_diagnostics(cfg, tmp_path, retry_failed=True).counts == {"failed": 2}
+    from reports.diagnostics import statement
+
+    text = " ".join(statement(analyse(tmp_path)))
+    assert "cannot be answered" in text and "2 fit(s) failed" in text
+
+
+# -- statistics and the report -----------------------------------------------------------------
+def test_t_interval_and_verdict_rule():
+    m, lo, hi, n = t_interval([1.0, 2.0, 3.0])
+    assert (m, n) == (2.0, 3) and hi - m == pytest.approx(4.302653 / np.sqrt(3), rel=1e-5)
+    assert np.isnan(t_interval([0.5])[1]) and t_interval([None, np.nan])[3] == 0
+    assert verdict([0.1, 0.2, 0.15], 0.05, 0.25) == "improved"
+    assert verdict([-0.1, -0.2], -0.3, -0.01) == "got worse"
+    assert verdict([-0.1, 0.2], -1.0, 1.0) == "no clear change"
+    assert verdict([0.0, 0.0, 0.0], 0.0, 0.0) == "unchanged"
+    assert verdict([0.3], np.nan, np.nan) == "no interval (one seed)"
+
+
+def test_diagnose_cli_report_states_the_measured_change(tiny_run):
+    run_dir, cfg_path, proc = tiny_run
+    html, md = run_dir / "report" / "diagnostics.html", run_dir / "report" / "diagnostics.md"
+    assert f"report: {html}" in proc.stdout.replace("\n", "")
+    assert "6 ok" in proc.stderr
+    text, page = md.read_text(), html.read_text()
+    a = analyse(run_dir)
+    row = a.correction[(a.correction["variant"] == "end_to_end") & (a.correction["block"] == 1)
+                       & (a.correction["level"] == 1)].iloc[0]
+    assert f"Delta = {row['delta']:+.3f}, 95 % t-interval [{row['ci_lo']:+.3f}, " in text
+    assert f"(per seed {row['per seed']}): {row['verdict']}" in text
+    assert "exactly 0 for every seed, as it must be (check passed)" in text
+    assert "largest parameter change of a frozen block = 0 (passed)" in text
+    assert page.count("data:image/png;base64,") == 3 and "src=\"figures/" not in page
+    lw = a.per_seed[a.per_seed["variant"] == "layerwise"]
+    assert len(lw) == 2 * 2 * 3 and (lw["delta"] == 0).all()
+    assert sorted(a.depth["m"]) == [0, 1, 2] and list(a.depth["seeds"]) == [2, 2, 2]
+
+
+def test_pool_fits_equal_in_process_fits(tiny_run):
+    run_dir = tiny_run[0]
+    cfg = _tiny()
+    stored = {r["key"]: r for r in load_fits(run_dir)}
+    fit = plan_fits(cfg, 3)[2]
+    again = run_fit(cfg.model_dump(), fit.__dict__, 1, 1)
+    assert again["checkpoints"] == stored["m=1/seed=1"]["checkpoints"]
+    assert again["test_error"] == stored["m=1/seed=1"]["test_error"]
+
+
+def test_diagnose_cli_resume_report_only_and_errors(tiny_run, tmp_path):
+    run_dir, cfg_path, _ = tiny_run
+    again = hierbench("diagnose", str(cfg_path), "--out", str(run_dir), "--no-progress")
+    assert "6 already stored, this session: none" in again.stderr
+    only = hierbench("diagnose", "--report-only", str(cfg_path), "--out", str(run_dir))
+    assert "diagnostics.md" in only.stdout
+    other = tmp_path / "other.toml"
+    other.write_text(TINY.replace("n = 300", "n = 310"))
+    bad = hierbench("diagnose", str(other), "--out", str(run_dir), check=False)
+    assert bad.returncode == 2 and "another config" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
+    both = hierbench("diagnose", str(cfg_path), "--preset", "bfc-diagnostics", check=False)
+    assert both.returncode == 2 and "not both" in both.stderr
+    empty = hierbench("diagnose", "--report-only", "--out", str(tmp_path / "none"), check=False)
+    assert empty.returncode == 2 and "not a diagnostics folder" in empty.stderr
