@@ -102,3 +102,15 @@ def test_end_to_end_beats_layerwise_on_a_two_level_bfc_target():
     err_lw = float(np.mean((lw.predict(Xt) - yt) ** 2) / np.var(yt))
     err_e2e = float(np.mean((e2e.predict(Xt) - yt) ** 2) / np.var(yt))
     assert err_e2e < 0.5 * err_lw, (err_e2e, err_lw)
+
+
+def test_layerwise_is_bfc_net_with_backward_depth_zero_and_full_depth_is_end_to_end():
+    X, y, Xt, _ = _data(n_test=15, L=3)
+    kw = dict(width=10, max_steps=60, lr_grid=(1e-2,), random_state=3)
+    lw = LayerwiseLearner(architecture="bfc", depth=3, **kw).fit(X, y).predict(Xt)
+    m0 = BFCNetLearner(n_blocks=3, backward_depth=0, **kw).fit(X, y).predict(Xt)
+    np.testing.assert_array_equal(lw, m0)
+    e2e = BFCNetLearner(n_blocks=3, **kw).fit(X, y).predict(Xt)
+    m2 = BFCNetLearner(n_blocks=3, backward_depth=2, **kw).fit(X, y).predict(Xt)
+    np.testing.assert_array_equal(e2e, m2)
+    assert np.max(np.abs(e2e - m0)) > 1e-6
