@@ -304,7 +304,7 @@ def train(
             on_step(step_offset + step)
         if step % every and step != cfg.max_steps:
             continue
-        train_loss = float(run_loss) / every
+        train_loss = float(run_loss) / (step - (history[-1][0] - step_offset if history else 0))
         run_loss.zero_()
         val = mse(forward, data.X_val, data.y_val)
         worst = max(train_loss, val) if math.isfinite(train_loss + val) else math.nan
