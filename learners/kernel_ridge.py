@@ -42,6 +42,7 @@ from learners.nystrom import (
     NystromPreconditioner,
     batched_pcg,
     falkon_solve,
+    nystrom_basis,
     shifted_matvec,
 )
 from learners.ridge_tuning import (
@@ -278,24 +279,21 @@ class KernelRidgeLearner(HierbenchLearner):
         m = min(plan["m"], n_t)
         C = Xp[np.sort(rng.choice(n_t, m, replace=False))]
         op = _knm_operator(kern, Xp, C, dtype, self._limit())
-        Kmm = torch.from_numpy(kern(C, dtype=dtype))
+        Kmm = torch.from_numpy(kern(C))  # float64: m x m is small, and must be PSD
         tol = self._tol(dtype)
         errors, its = {}, {}
+        basis = nystrom_basis(Kmm)
         if n_v:
-            chunk = max(1, int(0.3 * self._limit() / (8.0 * m * m)) - 2)
-            errs, its = [], []
-            for k in range(0, len(ridges), chunk):
-                res = falkon_solve(op.rows(n_t), Kmm, yp[:n_t], ridges[k:k + chunk], tol=tol)
-                pred = op.matvec(res.beta)[n_t:]
-                errs += holdout_errors(pred.numpy(), yp[n_t:].numpy()).tolist()
-                its += res.iterations
+            res = falkon_solve(op.rows(n_t), Kmm, yp[:n_t], ridges, tol=tol, basis=basis)
+            pred = op.matvec(res.beta)[n_t:]
+            errs = holdout_errors(pred.numpy(), yp[n_t:].numpy())
             errors = {i: float(e) for i, e in enumerate(errs)}
-            its = {"holdout_iterations": its}
+            its = {"holdout_iterations": res.iterations}
         j = pick_best(errs) if n_v else 0
-        res = falkon_solve(op, Kmm, yp, [ridges[j]], tol=tol)
+        res = falkon_solve(op, Kmm, yp, [ridges[j]], tol=tol, basis=basis)
         self.X_fit_, self.dual_coef_ = C, res.beta[:, 0].numpy()
         info.update(solver="falkon", dtype=np.dtype(dtype).name, m=m, n_val=n_v,
-                    stored_knm=op.K is not None, holdout_mse=errors.get(j),
+                    stored_knm=op.K is not None, holdout_mse=errors.get(j), rank=res.rank,
                     iterations=res.iterations[0], converged=res.converged[0], **its)
         return j
 

@@ -10,9 +10,8 @@
   [1, 1 + lambda_max(K - C W^{-1} C^T) / a]; one eigendecomposition serves every ridge.
 * :func:`falkon_solve` - Nystrom kernel ridge with m centres (Rudi, Carratino & Rosasco, 2017):
   f(x) = sum_j beta_j k(x, c_j) with (K_mn K_nm + a K_mm) beta = K_mn y, which equals the exact
-  (K + a I)^{-1} y when the centres are all n points.  CG runs on B^T H B with Falkon's
-  preconditioner B = T^{-1} A^{-1}, K_mm = T^T T, A^T A = (n/m) T T^T + a I, built from
-  K_mn K_nm ~ (n/m) K_mm^2.
+  (K + a I)^{-1} y when the centres are all n points.  Falkon's preconditioner, built from
+  K_mn K_nm ~ (n/m) K_mm^2, is applied in the eigenbasis of K_mm, where it is diagonal.
 
 Vectors are float64 torch tensors; kernel blocks may be float32 (products are cast).
 """
@@ -29,6 +28,23 @@ from learners.kernels import block_rows
 
 def _col(v: torch.Tensor) -> torch.Tensor:
     return v.reshape(1, -1)
+
+
+def jittered_cholesky(A: torch.Tensor, rel: float = 1e-10) -> torch.Tensor:
+    """Lower L with L L^T = A + j I, j = rel m mean(diag A), j x 100 until it succeeds (<= 4x).
+
+    Kernel matrices are positive semi-definite only up to round-off; the jitter is the smallest
+    of these that makes the factorisation succeed.
+    """
+    m = A.shape[0]
+    base = float(torch.diagonal(A).mean()) * m
+    for k in range(4):
+        B = A.clone()
+        B.diagonal().add_(rel * 100.0**k * base)
+        L, info = torch.linalg.cholesky_ex(B)
+        if int(info) == 0:
+            return L
+    raise torch.linalg.LinAlgError("kernel matrix of the centres is not positive definite")
 
 
 def batched_pcg(matvec, precond, B: torch.Tensor, *, tol: float, max_iter: int,
@@ -93,8 +109,7 @@ class NystromPreconditioner:
 
     def __init__(self, C: torch.Tensor, W: torch.Tensor):
         C, W = C.to(torch.float64), W.to(torch.float64)
-        jitter = 1e-10 * float(torch.diagonal(W).mean()) * W.shape[0]
-        L = torch.linalg.cholesky(W + jitter * torch.eye(W.shape[0], dtype=torch.float64))
+        L = jittered_cholesky(W)
         Bm = torch.linalg.solve_triangular(L, C.T, upper=False).T  # C L^{-T}
         s, U = torch.linalg.eigh(Bm.T @ Bm)
         keep = s > 1e-10 * s.max()
@@ -173,56 +188,44 @@ class FalkonResult:
     beta: torch.Tensor  # (m, r) coefficients on the centres
     iterations: list
     converged: list
+    rank: int  # directions of K_mm kept
 
 
-def _falkon_factors(Kmm: torch.Tensor, n: int, ridges):
-    """T (upper, K_mm + jitter = T^T T) and A_j (upper, A^T A = (n/m) T T^T + a_j I), float64.
+def nystrom_basis(Kmm: torch.Tensor, rel: float = 1e-12):
+    """Eigenpairs of K_mm (float64) above rel * m * lambda_max: (lam (r,), U (m, r)).
 
-    Jitter: 1e-10 m mean(diag K_mm).  Memory (2 + r) m^2 float64.
+    Directions below round-off are dropped: the Nystrom model lives in range(K_mm), and keeping
+    them would amplify round-off by 1 / lambda (the failure of T^{-1} with a tiny jitter).
     """
-    m = Kmm.shape[0]
-    K = Kmm.to(torch.float64).clone()
-    K.diagonal().add_(1e-10 * m * float(torch.diagonal(K).mean()))
-    T = torch.linalg.cholesky(K).T.contiguous()
-    del K
-    TTt = (n / m) * (T @ T.T)
-    As = []
-    for a in ridges:
-        TTt.diagonal().add_(float(a))
-        As.append(torch.linalg.cholesky(TTt).T.contiguous())
-        TTt.diagonal().sub_(float(a))
-    return T, As
+    lam, U = torch.linalg.eigh(Kmm.to(torch.float64))
+    keep = lam > rel * Kmm.shape[0] * float(lam.max())
+    return lam[keep], U[:, keep]
 
 
 def falkon_solve(op: KnmOperator, Kmm: torch.Tensor, y: torch.Tensor, ridges, *,
-                 tol: float = 1e-7, max_iter: int = 100) -> FalkonResult:
+                 tol: float = 1e-7, max_iter: int = 100, basis=None) -> FalkonResult:
     """Solve (K_mn K_nm + a_j K_mm) beta_j = K_mn y for every ridge a_j by preconditioned CG.
 
-    y: (n,) float64.  With B_j = T^{-1} A_j^{-1}, CG runs on (B_j^T H_j B_j) g = B_j^T K_mn y and
-    beta_j = B_j g.  The relative residual of that preconditioned system stops each column.
-    Cost per iteration: two passes over K_nm for all ridges at once, plus O(r m^2).
+    In the basis K_mm = U diag(lam) U^T, beta = U lam^{-1/2} theta turns the system into ridge
+    regression on the Nystrom features Phi = K_nm U lam^{-1/2}: (Phi^T Phi + a I) theta = Phi^T y.
+    Since K_mn K_nm ~ (n/m) K_mm^2 for uniformly drawn centres, Phi^T Phi ~ (n/m) diag(lam), so
+    the preconditioner P_a = (n/m) diag(lam) + a I is diagonal (Falkon's T^{-1} A^{-1} in the
+    eigenbasis).  Cost: one m x m eigendecomposition (``basis``, reusable) for all ridges, two
+    passes over K_nm per iteration for all ridges at once.  y: (n,) float64.
     """
     ridges = torch.as_tensor(np.asarray(ridges, dtype=np.float64))
     r = ridges.numel()
-    T, As = _falkon_factors(Kmm, op.n, ridges.tolist())
-    Kmm64 = Kmm.to(torch.float64)
-    tri = torch.linalg.solve_triangular
+    lam, U = nystrom_basis(Kmm) if basis is None else basis
+    S = U / torch.sqrt(lam)  # beta = S theta
+    scale = op.n / Kmm.shape[0]
 
-    def B(G, cols):  # T^{-1} A_j^{-1} g_j
-        out = torch.cat([tri(As[j], G[:, k:k + 1], upper=True)
-                         for k, j in enumerate(cols.tolist())], 1)
-        return tri(T, out, upper=True)
+    def mv(Th, cols):
+        return S.T @ op.gram(S @ Th) + _col(ridges[cols]) * Th
 
-    def Bt(U, cols):  # A_j^{-T} T^{-T} u_j
-        V = tri(T.T, U, upper=False)
-        return torch.cat([tri(As[j].T, V[:, k:k + 1], upper=False)
-                          for k, j in enumerate(cols.tolist())], 1)
+    def precond(R, cols):
+        return R / (scale * lam[:, None] + _col(ridges[cols]))
 
-    def mv(G, cols):
-        W = B(G, cols)
-        return Bt(op.gram(W) + _col(ridges[cols]) * (Kmm64 @ W), cols)
-
-    allc = torch.arange(r)
-    rhs = op.rmatvec(y.reshape(-1, 1)).expand(-1, r).clone()
-    G, iters, conv, _ = batched_pcg(mv, lambda R, c: R, Bt(rhs, allc), tol=tol, max_iter=max_iter)
-    return FalkonResult(beta=B(G, allc), iterations=iters.tolist(), converged=conv.tolist())
+    rhs = (S.T @ op.rmatvec(y.reshape(-1, 1))).expand(-1, r).clone()
+    Th, iters, conv, _ = batched_pcg(mv, precond, rhs, tol=tol, max_iter=max_iter)
+    return FalkonResult(beta=S @ Th, iterations=iters.tolist(), converged=conv.tolist(),
+                        rank=int(lam.numel()))

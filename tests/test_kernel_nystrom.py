@@ -1,0 +1,126 @@
+"""Iterative solvers: batched PCG, the Nystrom preconditioner, Falkon vs the exact solve."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.linalg as sla
+import torch
+from threadpoolctl import threadpool_limits
+
+from learners.kernel_ridge import KernelRidgeLearner
+from learners.kernels import Kernel
+from learners.nystrom import (
+    KnmOperator,
+    NystromPreconditioner,
+    batched_pcg,
+    falkon_solve,
+    shifted_matvec,
+)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Single-threaded BLAS: correctness tests, steady on an oversubscribed machine."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with threadpool_limits(1):
+        yield
+    torch.set_num_threads(old)
+
+
+def _problem(n, d=8, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    f = np.sin(X[:, 0]) + X[:, 1] * X[:, 2] / 2
+    return X, f + 0.1 * rng.standard_normal(n), f
+
+
+def test_batched_pcg_with_nystrom_preconditioner_matches_direct_solves():
+    X, y, _ = _problem(1500)
+    K = Kernel("rbf", 4.0)(X)
+    ridges = np.array([1e-3, 1e-2, 1e-1])
+    Kt = torch.from_numpy(K)
+    pre = NystromPreconditioner(Kt[:, :300], Kt[:300, :300])
+    rt = torch.from_numpy(ridges)
+    B = torch.from_numpy(y)[:, None].expand(-1, 3).clone()
+    C, its, conv, _ = batched_pcg(shifted_matvec(Kt, rt), pre.bind(rt), B, tol=1e-10,
+                                  max_iter=1000)
+    _, plain_its, _, _ = batched_pcg(shifted_matvec(Kt, rt), lambda R, c: R, B, tol=1e-10,
+                                     max_iter=1000)
+    assert bool(conv.all())
+    for j, a in enumerate(ridges):
+        exact = sla.solve(K + a * np.eye(1500), y, assume_a="pos")
+        np.testing.assert_allclose(C[:, j].numpy(), exact, rtol=1e-6,
+                                   atol=1e-7 * np.abs(exact).max())
+    assert (its < plain_its).all() and its[0] < plain_its[0] / 3  # the preconditioner pays off
+
+
+def test_falkon_equals_exact_when_centres_are_all_points():
+    X, y, _ = _problem(3000)
+    kern = Kernel("rbf", 4.0)
+    K = kern(X)
+    a = 1e-2
+    exact = sla.solve(K + a * np.eye(3000), y, assume_a="pos")
+    op = KnmOperator(torch.from_numpy(K), dtype=np.float64)
+    res = falkon_solve(op, torch.from_numpy(K), torch.from_numpy(y), [a], tol=1e-6,
+                       max_iter=100)
+    pred, ref = K @ res.beta[:, 0].numpy(), K @ exact
+    # at m = n the model equals exact KRR up to the directions of K_mm below round-off
+    # (eigenvalues < 1e-12 m lambda_max), which are dropped; the preconditioner is then exact
+    assert res.converged[0] and res.iterations[0] <= 5
+    assert np.max(np.abs(pred - ref)) <= 1e-4 * np.max(np.abs(ref))
+
+
+def test_falkon_degrades_gracefully_as_centres_shrink():
+    X, y, f = _problem(3000)
+    Xt, _, ft = _problem(2000, seed=1)
+    kern = Kernel("rbf", 4.0)
+    a = 1e-2
+    errs = {}
+    for m in (3000, 1000, 300, 100):
+        C = X[:m]
+        op = KnmOperator(torch.from_numpy(kern(X, C)), dtype=np.float64)
+        res = falkon_solve(op, torch.from_numpy(kern(C)), torch.from_numpy(y), [a], tol=1e-8)
+        pred = kern(Xt, C) @ res.beta[:, 0].numpy()
+        errs[m] = np.mean((pred - ft) ** 2) / ft.var()
+    assert errs[1000] <= 1.1 * errs[3000]  # m = n/3 is nearly as good as exact
+    assert errs[3000] <= errs[300] <= errs[100] <= 1.0  # smoothly worse, never worse than 1
+    assert errs[100] <= 20 * errs[3000]
+
+
+def test_float32_storage_keeps_float64_accuracy():
+    X, y, _ = _problem(2000)
+    kern = Kernel("rbf", 4.0)
+    C = X[:400]
+    out = []
+    for dt in (np.float64, np.float32):
+        op = KnmOperator(torch.from_numpy(kern(X, C, dtype=dt)), dtype=dt)
+        res = falkon_solve(op, torch.from_numpy(kern(C)), torch.from_numpy(y), [1e-4], tol=1e-8)
+        out.append(kern(X[:200], C) @ res.beta[:, 0].numpy())
+    assert np.max(np.abs(out[0] - out[1])) <= 1e-3 * np.max(np.abs(out[0]))
+
+
+def test_on_the_fly_knm_equals_stored():
+    X, y, _ = _problem(900)
+    kern = Kernel("laplace", 4.0)
+    C = X[:100]
+    stored = KnmOperator(torch.from_numpy(kern(X, C)), dtype=np.float64)
+    fly = KnmOperator(kern=kern, X=X, centres=C, dtype=np.float64)
+    W = torch.randn(100, 3, dtype=torch.float64)
+    torch.testing.assert_close(stored.gram(W), fly.gram(W))
+    torch.testing.assert_close(stored.rows(500).matvec(W), fly.rows(500).matvec(W))
+
+
+def test_learner_nystrom_path_past_the_memory_cap():
+    X, y, f = _problem(6000)
+    Xt, _, ft = _problem(2000, seed=1)
+    est = KernelRidgeLearner(memory_limit_gb=0.1, tune_max=600, random_state=0).fit(X, y)
+    info = est.fit_info_
+    assert info["path"] == "nystrom" and info["solver"] == "falkon" and info["converged"]
+    assert info["m"] == est.dual_coef_.shape[0] < 6000
+    exact = KernelRidgeLearner(tune_max=600, random_state=0).fit(X, y)
+    e_ny = np.mean((est.predict(Xt) - ft) ** 2) / ft.var()
+    e_ex = np.mean((exact.predict(Xt) - ft) ** 2) / ft.var()
+    assert e_ny <= 1.5 * e_ex + 0.01
+    assert est.resources(6000, 8).memory_bytes <= 0.2 * 2**30
