@@ -5,7 +5,8 @@ plain monomials prod_i x_i^{k_i} or products of normalised probabilists' Hermite
 prod_i He_{k_i}(x_i) / sqrt(k_i!) (``basis="hermite"``, orthonormal under N(0, I) inputs, so the
 Gram matrix is well conditioned).  Number of features p = C(d + q, q) - 1.
 
-f(x) = b + w.phi(x) with min |Phi w - (y - b)|^2 + a |w|^2, a = rel * mean |phi|^2 chosen by exact
+f(x) = b + w.phi(x) with min |Phi w + b - y|^2 + a |w|^2 (b unpenalised, i.e. Phi and y centred),
+a = rel * mean |phi|^2 chosen by exact
 leave-one-out over ``alpha_grid`` from one eigendecomposition of the smaller Gram matrix
 (:func:`learners.ridge_tuning.fit_linear_loo`).  This is the "linear regression over feature
 mappings" baseline: it needs n ~ d^q samples for degree-q targets.  p is checked against the
@@ -85,11 +86,12 @@ class PolyFeaturesRegressor(HierbenchLearner):
         if need > self.memory_limit_gb * 2**30:
             raise MemoryError(f"poly_features: p={n_poly_features(d, self.degree)} features at "
                               f"n={n} need {need / 2**30:.1f} GiB > {self.memory_limit_gb} GiB")
-        self.intercept_ = float(np.mean(y)) if self.fit_intercept else 0.0
         rel = default_ridge_grid() if self.alpha_grid is None else np.asarray(self.alpha_grid)
         Phi = poly_features(X, self.degree, self.basis)
-        self.coef_, self.alpha_, _, loo = fit_linear_loo(Phi, y - self.intercept_, rel)
-        self.fit_info_ = {"degree": self.degree, "basis": self.basis, "p": Phi.shape[1],
+        p = Phi.shape[1]
+        self.coef_, self.intercept_, self.alpha_, _, loo = fit_linear_loo(
+            Phi, y, rel, self.fit_intercept)
+        self.fit_info_ = {"degree": self.degree, "basis": self.basis, "p": p,
                           "alpha": self.alpha_, "loo_mse": float(loo.min()), "solver": "eigh",
                           "dtype": "float64"}
         return self

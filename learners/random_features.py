@@ -8,8 +8,8 @@ Two feature maps of width m (rows of W i.i.d. N(0, I_d), drawn from ``random_sta
 * ``fourier`` - random Fourier features (Rahimi & Recht 2007):
   phi(x) = sqrt(2 / m) cos(W x / s + u),  u ~ U[0, 2 pi),  phi(x).phi(z) -> exp(-|x - z|^2 / 2 s^2).
 
-The readout f(x) = b + w.phi(x) solves min |Phi w - (y - b)|^2 + a |w|^2 with a = rel *
-mean |phi|^2 chosen by exact leave-one-out over ``alpha_grid`` (and s over ``bandwidth_grid``
+The readout f(x) = b + w.phi(x) solves min |Phi w + b - y|^2 + a |w|^2 (b unpenalised) with
+a = rel * mean |phi|^2 chosen by exact leave-one-out over ``alpha_grid`` (and s over ``bandwidth_grid``
 times the median heuristic for Fourier features), one eigendecomposition of the smaller Gram
 matrix per bandwidth (:func:`learners.ridge_tuning.fit_linear_loo`).
 """
@@ -90,15 +90,13 @@ class RandomFeaturesRegressor(HierbenchLearner):
         self.W_ = rng.standard_normal((m, d))
         self.u_ = (rng.uniform(0, 2 * math.pi, m) if self.features == "fourier"
                    else rng.standard_normal(m))
-        self.intercept_ = float(np.mean(y)) if self.fit_intercept else 0.0
-        yc = y - self.intercept_
         rel = default_ridge_grid() if self.alpha_grid is None else np.asarray(self.alpha_grid)
         best = None
         for s in self._scale(X, rng):
-            w, a, _, loo = fit_linear_loo(self.featurize(X, s), yc, rel)
-            if best is None or loo.min() < best[3]:
-                best = (float(s), w, a, float(loo.min()))
-        self.bandwidth_, self.coef_, self.alpha_, loo_best = best
+            w, b, a, _, loo = fit_linear_loo(self.featurize(X, s), y, rel, self.fit_intercept)
+            if best is None or loo.min() < best[4]:
+                best = (float(s), w, b, a, float(loo.min()))
+        self.bandwidth_, self.coef_, self.intercept_, self.alpha_, loo_best = best
         self.fit_info_ = {"features": self.features, "m": m, "bandwidth": self.bandwidth_,
                           "alpha": self.alpha_, "loo_mse": loo_best, "solver": "eigh",
                           "dtype": "float64"}

@@ -90,16 +90,25 @@ def local_search(r: int, errors: dict, evaluate, start: int, max_evals: int = 4,
         cur = best
 
 
-def fit_linear_loo(Phi: np.ndarray, y: np.ndarray, rel_ridges: np.ndarray):
+def fit_linear_loo(Phi: np.ndarray, y: np.ndarray, rel_ridges: np.ndarray,
+                   fit_intercept: bool = True):
     """Ridge regression on features Phi (n, p), ridge by exact LOO from one eigendecomposition.
 
-    min_w |Phi w - y|^2 + a |w|^2 for every a = rel * mean_i |phi_i|^2, through the smaller Gram
+    With an intercept, Phi (in place) and y are centred first: min_w |Phi_c w - y_c|^2 + a |w|^2
+    and b = mean(y) - mean(Phi) . w (the unpenalised intercept; the LOO scores ignore the O(1/n)
+    effect of leaving a point out of the means).
+    For every a = rel * mean_i |phi_i|^2 the fit goes through the smaller Gram
     matrix: Phi^T Phi = V diag(s) V^T (p <= n, then U = Phi V s^{-1/2}) or Phi Phi^T = U diag(s)
     U^T (p > n).  The hat matrix is U diag(s / (s + a)) U^T either way, so
     :func:`loo_errors_eigh` applies with the rectangular U.  Cost O(n p min(n, p) + min(n, p)^3).
-    Returns (w (p,), a, index, LOO curve (r,)).
+    Returns (w (p,), b, a, index, LOO curve (r,)).
     """
     n, p = Phi.shape
+    mu, ybar = np.zeros(p), 0.0
+    if fit_intercept:
+        mu, ybar = Phi.mean(0), float(np.mean(y))
+        Phi -= mu
+        y = y - ybar
     ridges = np.sort(np.asarray(rel_ridges, dtype=float)) * float(np.mean(np.sum(Phi * Phi, 1)))
     if p <= n:
         s, V = _eigh(Phi.T @ Phi)
@@ -115,7 +124,7 @@ def fit_linear_loo(Phi: np.ndarray, y: np.ndarray, rel_ridges: np.ndarray):
         w = V @ (np.sqrt(s) * Uy / (s + ridges[j]))
     else:  # w = Phi^T c, c = U diag(1 / (s + a)) U^T y
         w = Phi.T @ (U @ (Uy / (np.maximum(s, 0) + ridges[j])))
-    return w, float(ridges[j]), j, loo
+    return w, ybar - float(mu @ w), float(ridges[j]), j, loo
 
 
 def _eigh(A: np.ndarray):

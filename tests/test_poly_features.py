@@ -1,0 +1,67 @@
+"""poly_features: feature count, Hermite orthonormality, exact recovery, memory refusal."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from numpy.polynomial.hermite_e import hermegauss
+from threadpoolctl import threadpool_limits
+
+from learners import make_learner
+from learners.poly_features import PolyFeaturesRegressor, n_poly_features, poly_features
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Single-threaded BLAS: correctness tests, steady on an oversubscribed machine."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with threadpool_limits(1):
+        yield
+    torch.set_num_threads(old)
+
+
+def test_feature_count_and_monomials():
+    X = np.array([[2.0, 3.0]])
+    P = poly_features(X, 2, "monomial")
+    assert P.shape[1] == n_poly_features(2, 2) == 5
+    np.testing.assert_allclose(P[0], [2, 3, 4, 6, 9])  # x1, x2, x1^2, x1 x2, x2^2
+    assert n_poly_features(32, 3) == math.comb(35, 3) - 1
+
+
+def test_hermite_features_are_orthonormal_under_gaussian_inputs():
+    """Exact Gauss-Hermite quadrature on a 2-d tensor grid (degree <= 4 products integrate
+    exactly with 5 nodes per axis)."""
+    t, w = hermegauss(5)
+    w = w / w.sum()
+    X = np.array([[a, b] for a in t for b in t])
+    W = np.array([u * v for u in w for v in w])
+    P = poly_features(X, 2, "hermite")
+    G = P.T @ (W[:, None] * P)
+    np.testing.assert_allclose(G, np.eye(P.shape[1]), atol=1e-12)
+
+
+@pytest.mark.parametrize("basis", ["hermite", "monomial"])
+def test_recovers_a_degree_q_polynomial(basis):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((600, 4))
+    f = X[:, 0] * X[:, 1] * X[:, 2] - 2 * X[:, 3] ** 2 + X[:, 1]
+    y = f + 0.01 * rng.standard_normal(600)
+    Xt = rng.standard_normal((500, 4))
+    ft = Xt[:, 0] * Xt[:, 1] * Xt[:, 2] - 2 * Xt[:, 3] ** 2 + Xt[:, 1]
+    for q, ok in ((3, True), (2, False)):
+        est = make_learner("poly_features", degree=q, basis=basis).fit(X, y)
+        err = np.mean((est.predict(Xt) - ft) ** 2) / ft.var()
+        assert (err < 1e-3) == ok, (q, err)
+    assert est.family == "non-hierarchical" and est.fit_info_["p"] == n_poly_features(4, 2)
+
+
+def test_refuses_what_does_not_fit_and_says_so_in_resources():
+    est = PolyFeaturesRegressor(degree=4, memory_limit_gb=0.05)
+    res = est.resources(5000, 30)
+    assert res.memory_bytes > 0.05 * 2**30
+    with pytest.raises(MemoryError, match="p=46375"):
+        est.fit(np.zeros((5000, 30)), np.zeros(5000))
