@@ -9,9 +9,9 @@ Two feature maps of width m (rows of W i.i.d. N(0, I_d), drawn from ``random_sta
   phi(x) = sqrt(2 / m) cos(W x / s + u),  u ~ U[0, 2 pi),  phi(x).phi(z) -> exp(-|x - z|^2 / 2 s^2).
 
 The readout f(x) = b + w.phi(x) solves min |Phi w + b - y|^2 + a |w|^2 (b unpenalised) with
-a = rel * mean |phi|^2 chosen by exact leave-one-out over ``alpha_grid`` (and s over ``bandwidth_grid``
-times the median heuristic for Fourier features), one eigendecomposition of the smaller Gram
-matrix per bandwidth (:func:`learners.ridge_tuning.fit_linear_loo`).
+a = rel * mean |phi|^2 chosen by exact leave-one-out over ``alpha_grid`` (and s over
+``bandwidth_grid`` times the median heuristic for Fourier features), one eigendecomposition of
+the smaller Gram matrix per bandwidth (:func:`learners.ridge_tuning.fit_linear_loo`).
 """
 
 from __future__ import annotations
