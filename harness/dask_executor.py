@@ -67,12 +67,17 @@ THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 ORPHAN_CHECK_S = 1.0
 SLOT_POLL_S = 1.0
+SLOT_IDLE_S = 600.0
 GPU_INFO_TTL_S = 5.0
 CLOSE_TIMEOUT_S = 10.0
 
 
 class ClusterError(RuntimeError):
-    """The Dask cluster cannot be reached or started; the message is one line."""
+    """The Dask cluster cannot be reached, started or used; the message is one line."""
+
+
+class JobProcessError(RuntimeError):
+    """Raised in a Dask worker whose job processes die at start-up (the run stops)."""
 
 
 def thread_env(threads: int) -> dict[str, str]:
@@ -119,31 +124,33 @@ class _Slot:
     """The job process of one Dask worker thread, for one run (``token``)."""
 
     token: str
-    config: tuple
     executor: _ChildExecutor
     lock: threading.Lock = field(default_factory=threading.Lock)
     closing: bool = False
+    last_used: float = field(default_factory=time.monotonic)
 
 
-_SLOTS: dict[int, _Slot] = {}
+_SLOTS: dict[tuple[int, str], _Slot] = {}
 _SLOTS_LOCK = threading.Lock()
 
 
 def _slot(ctx: JobContext, timeout_s: float, memory_bytes: float | None, token: str) -> _Slot:
-    """This thread's slot for this run, (re)created when the run or its settings change."""
-    config = (token, ctx.threads, ctx.memory_bytes, tuple(ctx.plugins), timeout_s, memory_bytes)
+    """This thread's slot for this run; slots of other runs idle for long are closed."""
     ident = threading.get_ident()
+    now = time.monotonic()
     with _SLOTS_LOCK:
-        old = _SLOTS.get(ident)
-        if old is not None and old.config == config and not old.closing:
-            return old
-        if old is not None:
-            old.executor.close()
-        os.environ.update(thread_env(ctx.threads))  # inherited by the spawned job process
-        slot = _Slot(token, config, _ChildExecutor(ctx, workers=1, timeout_s=timeout_s,
-                                                   memory_bytes=memory_bytes))
-        _SLOTS[ident] = slot
-        return slot
+        slot = _SLOTS.get((ident, token))
+        if slot is None or slot.closing:
+            os.environ.update(thread_env(ctx.threads))  # inherited by the spawned job process
+            slot = _Slot(token, _ChildExecutor(ctx, workers=1, timeout_s=timeout_s,
+                                               memory_bytes=memory_bytes))
+            _SLOTS[(ident, token)] = slot
+        slot.last_used = now
+        stale = [s for (i, _), s in _SLOTS.items()
+                 if i == ident and s is not slot and now - s.last_used > SLOT_IDLE_S]
+    for other in stale:  # left behind by a driver that died without closing its run
+        _close_if_idle(other)
+    return slot
 
 
 def run_isolated(job: Job, ctx: JobContext, timeout_s: float, memory_bytes: float | None,
@@ -151,18 +158,27 @@ def run_isolated(job: Job, ctx: JobContext, timeout_s: float, memory_bytes: floa
     """The Dask task: run ``job`` in this thread's job process; always returns a Record."""
     slot = _slot(ctx, timeout_s, memory_bytes, token)
     with slot.lock:
-        slot.executor.submit(job)
-        record = None
-        while record is None:
-            done = slot.executor.poll(timeout=SLOT_POLL_S)
-            record = done[0][1] if done else None
-            if record is None and slot.closing:  # the run was closed: nobody waits for this job
-                record = base_record(job, "failed", reason="the run was closed before the job "
-                                     "finished", finished_at=now_iso())
+        try:
+            record = _wait_for_record(slot, job)
+        except RuntimeError as exc:  # job processes keep dying at start-up
+            _drop_slot(slot)
+            raise JobProcessError(f"Dask worker {_worker_address()}: {exc}") from None
         if slot.closing:
             _drop_slot(slot)  # kills the job process if the job is still running
     record.fit_info = {**(record.fit_info or {}), "dask_worker": _worker_address()}
     return record
+
+
+def _wait_for_record(slot: _Slot, job: Job) -> Record:
+    """Run ``job`` in the slot's job process and wait for its record."""
+    slot.executor.submit(job)
+    while True:
+        done = slot.executor.poll(timeout=SLOT_POLL_S)
+        if done:
+            return done[0][1]
+        if slot.closing:  # the run was closed: nobody waits for this job any more
+            return base_record(job, "failed", reason="the run was closed before the job "
+                               "finished", finished_at=now_iso())
 
 
 def _worker_address() -> str | None:
@@ -177,9 +193,19 @@ def _worker_address() -> str | None:
 def _drop_slot(slot: _Slot) -> None:
     slot.executor.close()
     with _SLOTS_LOCK:
-        for ident, other in list(_SLOTS.items()):
+        for key, other in list(_SLOTS.items()):
             if other is slot:
-                del _SLOTS[ident]
+                del _SLOTS[key]
+
+
+def _close_if_idle(slot: _Slot) -> None:
+    """Close ``slot`` now unless a job is running in it (that one closes itself when done)."""
+    slot.closing = True
+    if slot.lock.acquire(blocking=False):
+        try:
+            _drop_slot(slot)
+        finally:
+            slot.lock.release()
 
 
 def close_slots(token: str) -> int:
@@ -191,12 +217,7 @@ def close_slots(token: str) -> int:
     with _SLOTS_LOCK:
         mine = [s for s in _SLOTS.values() if s.token == token]
     for slot in mine:
-        slot.closing = True
-        if slot.lock.acquire(blocking=False):
-            try:
-                _drop_slot(slot)
-            finally:
-                slot.lock.release()
+        _close_if_idle(slot)
     return len(mine)
 
 
@@ -369,13 +390,19 @@ class DaskExecutor:
     # -- internals ----------------------------------------------------------------------------
     def _record(self, job: Job, fut: Any) -> Record:
         """The job's Record from a finished future; a Dask-level error becomes ``failed``."""
+        lost = ("lost the connection to the Dask scheduler (stopped or restarted?); the stored "
+                "results are kept: run the same command again to resume")
         if fut.status == "finished":
-            return fut.result()
+            try:
+                return fut.result()
+            except OSError as exc:  # the result could not be fetched
+                raise ClusterError(f"{lost} ({one_line(exc)})") from exc
         if fut.status != "error":  # cancelled or lost: not the job's doing
-            raise RuntimeError(
-                "the Dask scheduler lost the run's tasks (scheduler down or restarted?); "
-                "stored results are kept: run the same command again to resume")
+            raise ClusterError(lost)
         exc = fut.exception()
+        if isinstance(exc, JobProcessError):  # as with the local executor, the run stops
+            raise ClusterError(f"{exc}; that worker's log says why (a --plugin file or a "
+                               "package missing on its node?)")
         reason = f"Dask: {one_line(exc)}"
         if type(exc).__name__ == "KilledWorker":
             reason = f"Dask workers kept dying while running the job: {one_line(exc)}"
