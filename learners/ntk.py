@@ -43,12 +43,13 @@ BACKENDS = ("native", "neural-tangents")
 
 def _dual(act: str, sxx, szz, sxz):
     """(E[phi(u) phi(v)], E[phi'(u) phi'(v)]) for the bivariate normal with these moments."""
-    if act == "relu":
-        norm = torch.sqrt(sxx * szz)
-        cos = (sxz / norm.clamp(min=1e-300)).clamp(-1.0, 1.0)
-        t = torch.arccos(cos)
-        return (norm * (torch.sin(t) + (math.pi - t) * cos) / (2 * math.pi),
-                (math.pi - t) / (2 * math.pi))
+    if act == "relu":  # in place where possible: this is the hot loop of the kernel build
+        norm = torch.sqrt(sxx * szz).clamp_(min=1e-300)
+        cos = torch.div(sxz, norm).clamp_(-1.0, 1.0)
+        pit = torch.arccos(cos).neg_().add_(math.pi)  # pi - t
+        sin = torch.sqrt((1.0 - cos * cos).clamp_(min=0.0))  # sin t, t in [0, pi]
+        e = sin.addcmul_(pit, cos).mul_(norm).mul_(1 / (2 * math.pi))
+        return e, pit.mul_(1 / (2 * math.pi))
     if act == "erf":
         prod = (1 + 2 * sxx) * (1 + 2 * szz)
         return ((2 / math.pi) * torch.arcsin((2 * sxz / torch.sqrt(prod)).clamp(-1.0, 1.0)),
