@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.job import (
     draw_test_set,
@@ -53,7 +53,7 @@ from harness.job import (
     now_iso,
     one_line,
 )
-from harness.spec import format_validation_error
+from harness.spec import Seeds, format_validation_error
 
 DEFAULT_PRESET = "bfc-diagnostics"
 #: learner parameters the experiment sets itself (per variant or from the task)
@@ -102,7 +102,7 @@ class DiagConfig(_Strict):
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
     description: str = ""
-    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
+    seeds: Seeds = Field(default_factory=lambda: [0, 1, 2])
     n: PositiveInt
     n_test: PositiveInt = 2000
     n_probe: Annotated[int, Field(ge=20)] = 4000
@@ -111,22 +111,6 @@ class DiagConfig(_Strict):
     variants: VariantsCfg = VariantsCfg()
     probe: ProbeCfg = ProbeCfg()
     execution: ExecutionCfg = ExecutionCfg()
-
-    @field_validator("seeds", mode="before")
-    @classmethod
-    def _seed_count(cls, v: Any) -> Any:
-        if isinstance(v, int) and not isinstance(v, bool):
-            if v <= 0:
-                raise ValueError(f"seed count must be > 0, got {v}")
-            return list(range(v))
-        return v
-
-    @field_validator("seeds")
-    @classmethod
-    def _distinct(cls, v: list[int]) -> list[int]:
-        if len(set(v)) != len(v):
-            raise ValueError("seeds must be distinct")
-        return v
 
     def digest(self) -> str:
         """Hash of what determines the fits (not the execution settings)."""

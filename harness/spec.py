@@ -42,9 +42,38 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 PositiveInt = Annotated[int, Field(gt=0)]
+
+
+def _seed_list(v: Any) -> Any:
+    """``seeds = 3`` means ``[0, 1, 2]``; a list is kept as given."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        if v <= 0:
+            raise ValueError(f"seed count must be > 0, got {v}")
+        return list(range(v))
+    return v
+
+
+def _distinct(v: list[int]) -> list[int]:
+    if len(set(v)) != len(v):
+        raise ValueError("seeds must be distinct")
+    return v
+
+
+#: a list of distinct seeds, or a count n meaning seeds 0..n-1
+Seeds = Annotated[list[int], BeforeValidator(_seed_list), AfterValidator(_distinct),
+                  Field(min_length=1)]
 
 
 class SpecError(ValueError):
@@ -135,21 +164,12 @@ class Spec(_Strict):
     tasks: list[TaskSpec] = Field(min_length=1)
     learners: list[LearnerSpec] = Field(min_length=1)
     n_grid: NGrid
-    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
+    seeds: Seeds = Field(default_factory=lambda: [0, 1, 2])
     eps: Eps = Eps(value=0.1)
     n_test: PositiveInt = 2000
     adaptive: bool = False
     budget: Budget = Budget()
     execution: Execution = Execution()
-
-    @field_validator("seeds", mode="before")
-    @classmethod
-    def _seed_count(cls, v: Any) -> Any:
-        if isinstance(v, int) and not isinstance(v, bool):
-            if v <= 0:
-                raise ValueError(f"seed count must be > 0, got {v}")
-            return list(range(v))
-        return v
 
     @field_validator("eps", mode="before")
     @classmethod
@@ -164,8 +184,6 @@ class Spec(_Strict):
         dup = sorted({x for x in labels if labels.count(x) > 1})
         if dup:
             raise ValueError(f"learner labels must be unique; give a `label` to: {', '.join(dup)}")
-        if len(set(self.seeds)) != len(self.seeds):
-            raise ValueError("seeds must be distinct")
         return self
 
 

@@ -32,9 +32,9 @@ from scipy import stats
 
 from harness.diagnostics import DiagConfig, backward_depths
 from harness.diagnostics_run import load_fits, load_run_config
-from reports.figures import Figure
+from reports.figures import save_figure
 from reports.render import to_html, to_markdown
-from reports.style import FAMILY_COLORS, OTHER_COLOR, apply_style, close
+from reports.style import FAMILY_COLORS, OTHER_COLOR, apply_style
 from reports.tables import fmt
 
 CI_LEVEL = 0.95
@@ -318,16 +318,6 @@ def variant_colors(variants) -> dict[str, tuple]:
     return out
 
 
-def _save(fig, out: Path, name: str, title: str, caption: str) -> Figure:
-    out.mkdir(parents=True, exist_ok=True)
-    fig.suptitle(title, y=1.02, fontsize=10)
-    png, svg = out / f"{name}.png", out / f"{name}.svg"
-    fig.savefig(png)
-    fig.savefig(svg)
-    close(fig)
-    return Figure(name, title, caption, png, svg)
-
-
 def r2_over_training_figure(a: Diag, out: Path, variants=("end_to_end", "layerwise")):
     """Grid block x level: probe R^2 against step, one line per (variant, seed)."""
     import matplotlib.pyplot as plt
@@ -360,7 +350,7 @@ def r2_over_training_figure(a: Diag, out: Path, variants=("end_to_end", "layerwi
     handles.append(Line2D([], [], color="k", marker="|", ls="", ms=9, label="stage start"))
     fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 0.95), frameon=False)
     fig.subplots_adjust(wspace=0.12, hspace=0.35)
-    return _save(fig, out, "diag_r2_over_training", "Probe R^2 per block and teacher level "
+    return save_figure(fig, out, "diag_r2_over_training", "Probe R^2 per block and teacher level "
                  "over training", "Held-out R^2 of a ridge probe from block b's hidden "
                  "representation to the teacher's level-l features, one line per seed; ticks "
                  f"mark the start of each stage (a block switching on). Values below {R2_FLOOR}"
@@ -398,10 +388,11 @@ def switch_end_figure(a: Diag, out: Path):
     fig.legend(uniq.values(), uniq.keys(), loc="upper left", bbox_to_anchor=(1.0, 0.9),
                frameon=False)
     fig.subplots_adjust(wspace=0.12, hspace=0.35)
-    return _save(fig, out, "diag_switch_vs_end", "Lower-block R^2 when the next block switches "
-                 "on vs at the end", "Each line is one seed: block b's probe R^2 right after "
-                 "block b + 1 switched on and on the final net. A rising line is a lower-layer "
-                 "feature improved by training the higher layers (backward feature correction).")
+    title = "Lower-block R^2 when the next block switches on vs at the end"
+    return save_figure(fig, out, "diag_switch_vs_end", title,
+                       "Each line is one seed: block b's probe R^2 right after block b + 1 "
+                       "switched on and on the final net. A rising line is a lower-layer feature "
+                       "improved by training the higher layers (backward feature correction).")
 
 
 def depth_figure(a: Diag, out: Path):
@@ -435,7 +426,7 @@ def depth_figure(a: Diag, out: Path):
     for ax in (ax1, ax2):
         ax.set_xticks(d["m"].tolist())
     fig.subplots_adjust(wspace=0.35)
-    return _save(fig, out, "diag_backward_depth", "How much backward is needed",
+    return save_figure(fig, out, "diag_backward_depth", "How much backward is needed",
                  "Staged training where the gradient reaches only the m blocks below the newest "
                  f"one (m = 0: layerwise; m >= {a.L - 1}: end-to-end). Test error: geometric "
                  "means over seeds with 95 % t-intervals on the log scale; R^2: means with 95 % "

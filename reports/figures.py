@@ -61,8 +61,10 @@ def d_ticks(grid, ds) -> None:
         ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
 
 
-def _save(grid_or_fig, out: Path, name: str, title: str, caption: str) -> Figure:
+def save_figure(grid_or_fig, out: Path, name: str, title: str, caption: str) -> Figure:
+    """Save a figure (or seaborn grid) as PNG and SVG under ``out`` and close it."""
     fig = getattr(grid_or_fig, "figure", grid_or_fig)
+    out.mkdir(parents=True, exist_ok=True)
     fig.suptitle(title, y=1.02, fontsize=10)
     png, svg = out / f"{name}.png", out / f"{name}.svg"
     fig.savefig(png)
@@ -117,7 +119,7 @@ def learning_curve_figures(a: Analysis, out: Path) -> list[Figure]:
         grid.set_titles("{row_name}, d = {col_name}")
         grid.set_axis_labels("n (training samples)", "test error (normalised MSE)")
         _legend(grid, styles, labels, [("eps threshold", {"color": "0.3", "ls": "--"})])
-        figs.append(_save(grid, out, f"learning_curves_{slug(task)}",
+        figs.append(save_figure(grid, out, f"learning_curves_{slug(task)}",
                           f"Learning curves: {task} (median over seeds, band = IQR)",
                           "Median test error over seeds against n, with the inter-quartile "
                           "range as a band; dashed: the eps threshold (for relative eps, its "
@@ -181,7 +183,8 @@ def _scaling_figures(a: Analysis, out: Path, value: str, slope: str, what: str,
         if slope == "beta":
             extra.insert(1, ("theory slope", {"color": "0.3", "ls": "--"}))
         _legend(grid, styles, labels, extra)
-        figs.append(_save(grid, out, f"{what}_vs_d_{slug(task)}", f"{ylabel} against d: {task}",
+        name, title = f"{what}_vs_d_{slug(task)}", f"{ylabel} against d: {task}"
+        figs.append(save_figure(grid, out, name, title,
                           f"{ylabel} per learner against d (log-log) with the least-squares fit; "
                           "arrows mark bounds (up: censored, n* > value; down: reached at the "
                           "grid's first point)" + ("; dashed: the theory's slope for the "
@@ -227,7 +230,7 @@ def beta_index_figures(a: Analysis, out: Path) -> list[Figure]:
         ax.set_ylabel("beta  (n* ~ d^beta)")
         ax.set_xticks(sorted(f["index"].unique()))
         ax.legend(fontsize=7, title="learner: verdict", title_fontsize=7)
-        figs.append(_save(fig, out, f"beta_vs_index_{slug(key)}",
+        figs.append(save_figure(fig, out, f"beta_vs_index_{slug(key)}",
                           f"beta against {f['index_param'].iloc[0]}: {key}",
                           "Fitted beta with its bootstrap CI per learner against the family's "
                           "depth/degree; triangles up: lower bounds, down: upper bounds; dashed: "
