@@ -13,6 +13,15 @@ from learners.torch_training import build_seeded
 from tasks import make_task
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """One torch thread: immune to OpenMP busy-waiting on a shared machine; restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _bfc_data(d=8, L=2, n=2000, n_test=4000, seed=0):
     task = make_task("bfc", d=d, seed=seed, L=L)
     X, y = task.sample(n, np.random.default_rng(seed + 10))

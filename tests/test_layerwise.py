@@ -14,6 +14,15 @@ from learners.mlp import MLPLearner
 from tasks import make_task
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """One torch thread: immune to OpenMP busy-waiting on a shared machine; restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _data(d=6, n=300, n_test=20, seed=0, L=2):
     task = make_task("bfc", d=d, seed=seed, L=L)
     X, y = task.sample(n, np.random.default_rng(seed + 1))

@@ -6,11 +6,21 @@ import time
 
 import numpy as np
 import pytest
+import torch
 from sklearn.base import clone
 
 from learners import make_learner
 from learners.mlp import MLPLearner
 from tasks import make_task
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """One torch thread: immune to OpenMP busy-waiting on a shared machine; restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def _data(d=16, n=4000, n_test=4000, seed=0, p=2):
@@ -26,12 +36,12 @@ def _err(f, y):
 
 def test_mlp_learns_degree2_multi_index_fast():
     X, y, Xt, yt = _data()
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     est = MLPLearner(device="cpu", random_state=0).fit(X, y)
-    wall = time.perf_counter() - t0
+    cpu = time.process_time() - t0  # CPU seconds on one thread: robust to a loaded machine
     err = _err(est.predict(Xt), yt)
     assert err < 0.1, (err, est.fit_info_)
-    assert wall < 60, wall
+    assert cpu < 60, cpu
     info = est.fit_info_
     assert info["n_train"] + info["n_val"] == 4000
     assert info["lr"] in (1e-3, 3e-3) and info["retries"] == 0

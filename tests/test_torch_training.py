@@ -26,6 +26,15 @@ from learners.torch_training import (
 )
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """One torch thread: immune to OpenMP busy-waiting on a shared machine; restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def test_resolve_device_auto_matches_cuda_availability():
     want = "cuda" if torch.cuda.is_available() else "cpu"
     assert resolve_device("auto").type == want
