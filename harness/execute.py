@@ -17,6 +17,7 @@ the workers.  Records are created in workers but stored only by the driver.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import signal
 import time
 from collections import deque
@@ -165,6 +166,8 @@ class LocalExecutor:
 
     # -- internals ----------------------------------------------------------------------------
     def _spawn(self) -> _Worker:
+        # idle OpenMP threads sleep instead of spinning: several workers share the cores
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         parent, child = self._mp.Pipe()
         proc = self._mp.Process(target=_worker_main, args=(child, self.ctx), daemon=True)
         proc.start()
