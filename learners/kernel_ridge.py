@@ -9,16 +9,16 @@ Three paths, chosen by :meth:`KernelRidgeLearner.plan` from (n, d) and ``memory_
     one eigendecomposition per bandwidth gives the exact leave-one-out error of every ridge of the
     grid and the solution (:mod:`learners.ridge_tuning`).
 ``exact`` (one n x n matrix fits the cap, float64 or float32)
-    bandwidth and a first ridge a0 by exact LOO on a subsample of ``tune_max`` points; then the
-    ridge is re-chosen on the full n by hold-out (the last ``val_fraction`` of a random order):
-    (1) batched PCG with a Nystrom preconditioner solves the training block for a window of
-    ridges around a0 at once, within an iteration budget of half a Cholesky's predicted time;
-    (2) a ridge whose PCG did not converge is scored, if the search needs it, by one in-place
-    Cholesky of the full K + a I, whose trailing block L22 (the Cholesky factor of the Schur
-    complement S of the training block) gives the exact hold-out residuals r_v = L22 L22^T c_v
-    and, at once, the final coefficients c; (3) for a ridge scored by PCG the full system is
-    solved by PCG warm-started from the training solution when its predicted cost is below a
-    Cholesky's, by Cholesky otherwise.
+    bandwidth and a first ridge by exact LOO on a subsample of ``tune_max`` points; then the
+    ridge is re-chosen on the full n by hold-out (the last ``val_fraction`` of a random order)
+    over a window of ``ridge_window`` decades around it, with at most one factorisation:
+    (1) batched PCG with a Nystrom preconditioner solves the training block for every ridge it
+    is predicted to solve within half a Cholesky's predicted time, all ridges in one pass over K
+    per iteration; (2) unless that brackets the minimum, one in-place Cholesky of K + a0 I at a
+    pivot ridge a0 scores the remaining ridges by PCG preconditioned with the factor (its
+    leading block is the training block's factor; eigenvalues within [1, a / a0]);
+    (3) the chosen ridge is solved on all n from the factor (directly or by factor-PCG), or,
+    without a factor, by Nystrom-PCG when predicted cheaper than a Cholesky, else by Cholesky.
 ``nystrom`` (past the cap)
     Falkon (:func:`learners.nystrom.falkon_solve`) with m centres, ridge by the same hold-out.
 
@@ -38,6 +38,7 @@ import torch
 from learners import kernels as kz
 from learners.base import HierbenchLearner, Resources
 from learners.nystrom import (
+    CholeskyShiftOps,
     KnmOperator,
     NystromPreconditioner,
     batched_pcg,
@@ -50,7 +51,6 @@ from learners.ridge_tuning import (
     default_ridge_grid,
     eigh_solution,
     holdout_errors,
-    local_search,
     loo_errors_eigh,
     pick_best,
 )
@@ -243,27 +243,31 @@ class KernelRidgeLearner(HierbenchLearner):
 
     # ----------------------------------------------------------------- exact path
     def _fit_exact(self, X, y, kern, ridges, j0, dtype, rng, info, spec):
-        """Hold-out search (PCG, then Cholesky where needed); returns the chosen index."""
+        """Hold-out search over the ridge window with at most one Cholesky; returns the index.
+
+        (1) batched Nystrom-PCG scores the ridges it is predicted to solve cheaply; (2) unless
+        that already brackets the minimum, one Cholesky at a pivot ridge a0 scores the rest by
+        PCG preconditioned with the factor (:class:`CholeskyShiftOps`); (3) the chosen ridge
+        is solved on all n from the factor, by PCG, or by Cholesky - whichever is predicted
+        cheapest.
+        """
         n = X.shape[0]
         tuning = len(ridges) > 1
         n_v = min(max(1, int(round(self.val_fraction * n))), n - 1) if tuning else 0
         perm = rng.permutation(n)
-        Xp, yp = X[perm], y[perm]
-        st = _ExactState(self, kern, Xp, yp, n - n_v, dtype, spec)
-        errors, coefs = {}, {}
-        if tuning:
-            errors.update(st.pcg_holdout(ridges))
-            j = local_search(len(ridges), errors, lambda i: st.cholesky_eval(ridges[i], coefs, i),
-                             start=min(errors, key=errors.get) if errors else j0)
-        else:
-            j = 0
-        st.info["solver"] = "cholesky" if j in coefs else "pcg"
-        if j not in coefs:
-            coefs[j] = st.full_solve(ridges[j], j)
+        st = _ExactState(self, kern, X[perm], y[perm], n - n_v, dtype, spec)
+        errors = st.pcg_holdout(ridges) if tuning else {}
+        if tuning and not _bracketed(errors, len(ridges)):
+            unknown = [i for i in range(len(ridges)) if i not in errors]
+            near = min(errors, key=errors.get) if errors else j0
+            pivot = min(unknown, key=lambda i: (abs(i - near), -i))
+            st.factor(ridges[pivot])
+            errors.update(st.factor_holdout(ridges, unknown))
+        j = pick_best([errors.get(i, np.inf) for i in range(len(ridges))]) if tuning else 0
         self.X_fit_, self.dual_coef_ = X, np.empty(n)
-        self.dual_coef_[perm] = coefs[j]  # back to the order of the rows of X
+        self.dual_coef_[perm] = st.full_solve(ridges[j], j)  # back to the order of X's rows
         info.update(dtype=dtype.name, n_val=n_v, holdout_mse=errors.get(j),
-                    holdout_curve={f"{ridges[i]:.3g}": errors[i] for i in sorted(errors)},
+                    holdout_curve=[[float(ridges[i]), errors[i]] for i in sorted(errors)],
                     **st.info)
         return j
 
@@ -353,23 +357,32 @@ def _knm_operator(kern, X, C, dtype, limit):
     return KnmOperator(kern=kern, X=X, centres=C, dtype=dtype)
 
 
+def _bracketed(errors: dict, r: int) -> bool:
+    """True when the best scored ridge has both grid neighbours scored (or is at an edge)."""
+    if not errors:
+        return False
+    b = min(errors, key=errors.get)
+    return (b == 0 or b - 1 in errors) and (b == r - 1 or b + 1 in errors)
+
+
 class _ExactState:
     """The n x n kernel matrix of the exact path and the solvers that share it.
 
     Rows are in hold-out order (training block first, the last n - n_t rows held out).  K is
-    built once; an in-place Cholesky consumes it and the next user rebuilds it.  ``spec`` is the
-    predicted spectrum of K_n (decreasing), used to predict PCG iteration counts.
+    built once; the (at most one) in-place Cholesky turns it into the factor L of K + a0 I.
+    ``spec`` is the predicted spectrum of K_n (decreasing), used to predict PCG iterations.
     """
 
-    #: relative residual for hold-out scoring (1e-3 accuracy of the scores is plenty)
-    TUNE_TOL = 1e-4
+    #: relative residual for hold-out scoring, at least ``tol`` (noise-free targets have hold-out
+    #: errors ~1e-5 of Var(y), which a looser residual would blur)
+    TUNE_TOL = 1e-6
 
     def __init__(self, est, kern, X, y, n_t, dtype, spec):
         self.est, self.kern, self.X, self.y, self.n_t, self.dtype = est, kern, X, y, n_t, dtype
         self.n, self.spec = X.shape[0], spec
-        self.K = None
+        self.K, self.ops = None, None
         self.tol = est._tol(dtype)
-        self.info = {"solver": "pcg", "pcg_iterations": {}, "cholesky_ridges": []}
+        self.info = {"solver": "pcg", "pcg_iterations": {}}
         self.t_chol = cholesky_seconds(self.n, dtype.itemsize)
         self.warm = {}
 
@@ -396,14 +409,13 @@ class _ExactState:
         """Hold-out errors of the ridges whose training-block PCG is predicted cheap and converged.
 
         Budget: half the predicted Cholesky time; ridges predicted to need more iterations than
-        the budget allows are left to the Cholesky scorer.
+        the budget allows are left to the Cholesky stage.
         """
         n_t, tol = self.n_t, max(self.tol, self.TUNE_TOL)
         pred = np.array([self.predicted_iterations(a, n_t, tol) for a in ridges])
         cap = int(min(500, 0.5 * self.t_chol / self._iter_seconds(n_t, len(ridges))))
         sel = np.flatnonzero(pred <= cap)
-        self.info.update(pcg_budget=cap, pcg_predicted={f"{a:.3g}": int(p)
-                                                        for a, p in zip(ridges, pred, strict=True)})
+        self.info.update(pcg_budget=cap)
         if sel.size == 0:
             return {}
         K = self.matrix()
@@ -425,39 +437,56 @@ class _ExactState:
                 self.warm[i] = (C[:, k].clone(), int(its[k]))
         return out
 
-    def cholesky_eval(self, a, coefs, i) -> float:
-        """Full Cholesky of K + a I (in place): c = (K + a I)^{-1} y and hold-out MSE.
-
-        With M = [[M_tt, M_tv], [M_vt, M_vv]] = L L^T, the held-out residual of the model
-        trained on the first n_t rows is y_v - K_vt M_tt^{-1} y_t = S c_v = L22 L22^T c_v,
-        S = M_vv - M_vt M_tt^{-1} M_tv the Schur complement, whose Cholesky factor is L22.
-        """
+    def factor(self, a0: float) -> None:
+        """In-place Cholesky of K + a0 I (K is consumed): the factor serves every later solve."""
         K = self.matrix().numpy()
         self.K = None
-        K.flat[:: self.n + 1] += a
-        cf = sla.cho_factor(K.T, lower=True, overwrite_a=True, check_finite=False)
-        c = sla.cho_solve(cf, self.y.astype(self.dtype), check_finite=False).astype(np.float64)
-        coefs[i] = c
-        self.info["cholesky_ridges"].append(float(a))
-        nt = self.n_t
-        if nt == self.n:
-            return float("nan")
-        L22 = np.tril(cf[0][nt:, nt:]).astype(np.float64)
-        rv = L22 @ (L22.T @ c[nt:])
-        return float(np.mean(rv * rv))
+        K.flat[:: self.n + 1] += a0
+        L = sla.cho_factor(K.T, lower=True, overwrite_a=True, check_finite=False)[0]
+        self.ops = CholeskyShiftOps(L, self.n_t, a0)
+        self.info.update(cholesky_ridge=float(a0))
+
+    def factor_holdout(self, ridges, idx) -> dict:
+        """Hold-out errors of ridges[idx] from the factor: K_vt (K_tt + a I)^{-1} y_t by PCG."""
+        ops, tol = self.ops, max(self.tol, self.TUNE_TOL)
+        ratio = np.maximum(ridges[idx] / ops.a0, ops.a0 / ridges[idx])
+        keep = [i for i, q in zip(idx, ratio, strict=True)
+                if 0.5 * math.sqrt(q) * math.log(2 / tol) <= 60]
+        yt = torch.from_numpy(self.y[: self.n_t].copy())[:, None].expand(-1, len(keep)).clone()
+        C, its, conv, _ = ops.shifted_solve(yt, ridges[keep], self.n_t, tol=tol, max_iter=80)
+        errs = holdout_errors(ops.products(C)[1].numpy(), self.y[self.n_t:])
+        self.info["factor_pcg_iterations"] = {f"{ridges[i]:.3g}": int(t)
+                                              for i, t in zip(keep, its, strict=True)}
+        return {i: float(e) for i, e, ok in zip(keep, errs, conv, strict=True) if ok}
 
     def full_solve(self, a, i) -> np.ndarray:
-        """(K + a I)^{-1} y on all n: PCG when predicted cheaper than Cholesky, else Cholesky.
+        """(K + a I)^{-1} y on all n: from the factor if there is one (directly at a0, by
+        factor-preconditioned PCG elsewhere), else by Nystrom-PCG when predicted cheaper than a
+        Cholesky (the training block's observed count x 1.2 + 5), else by Cholesky."""
+        b = torch.from_numpy(self.y.copy())[:, None]
+        if self.ops is None:
+            warm, its = self.warm.get(i, (None, None))
+            pred = (1.2 * its + 5) if its is not None else self.predicted_iterations(
+                a, self.n, self.tol)
+            t_it = self._iter_seconds(self.n, 1)
+            self.info["final_predicted_iterations"] = int(pred)
+            if pred * t_it <= self.t_chol:
+                c = self._nystrom_full(a, warm, pred, t_it, b)
+                if c is not None:
+                    return c
+            self.factor(a)
+        self.info["solver"] = "cholesky"
+        if a == self.ops.a0:
+            return self.ops.solve(b, self.n)[:, 0].numpy()
+        c, it, conv, rel = self.ops.shifted_solve(b, [a], self.n, tol=self.tol, max_iter=200)
+        self.info.update(final_iterations=int(it[0]), final_relres=float(rel[0]))
+        if not bool(conv[0]):  # far from a0: factor again at a
+            self.factor(a)
+            return self.ops.solve(b, self.n)[:, 0].numpy()
+        return c[:, 0].numpy()
 
-        The prediction is the training block's observed count (x 1.2 + 5) when there is one.
-        """
-        warm, its = self.warm.get(i, (None, None))
-        pred = (1.2 * its + 5) if its is not None else self.predicted_iterations(a, self.n,
-                                                                                  self.tol)
-        t_it = self._iter_seconds(self.n, 1)
-        self.info["final_predicted_iterations"] = int(pred)
-        if pred * t_it > self.t_chol:
-            return self._cholesky_solve(a, i)
+    def _nystrom_full(self, a, warm, pred, t_it, b):
+        """Nystrom-PCG on all n, warm-started from the training solution; None if it stalls."""
         K = self.matrix()
         mp = _precond_m(self.n, len(self.spec))
         pre = NystromPreconditioner(K[:, :mp], K[:mp, :mp])
@@ -466,17 +495,8 @@ class _ExactState:
         if warm is not None:
             x0 = torch.zeros(self.n, 1, dtype=torch.float64)
             x0[: self.n_t, 0] = warm
-        b = torch.from_numpy(self.y.copy())[:, None]
         cap = int(min(self.t_chol / t_it, 2 * pred + 10))
         c, it, conv, rel = batched_pcg(shifted_matvec(K, rt), pre.bind(rt), b, tol=self.tol,
                                        max_iter=cap, X0=x0)
         self.info.update(final_iterations=int(it[0]), final_relres=float(rel[0]))
-        if not bool(conv[0]):
-            return self._cholesky_solve(a, i)
-        return c[:, 0].numpy()
-
-    def _cholesky_solve(self, a, i) -> np.ndarray:
-        coefs = {}
-        self.cholesky_eval(a, coefs, i)
-        self.info["solver"] = "cholesky"
-        return coefs[i]
+        return c[:, 0].numpy() if bool(conv[0]) else None

@@ -64,32 +64,6 @@ def pick_best(errors, rtol: float = 1e-12) -> int:
     return int(ok[-1])
 
 
-def local_search(r: int, errors: dict, evaluate, start: int, max_evals: int = 4,
-                 rtol: float = 1e-3) -> int:
-    """Walk a sorted grid of r ridges to a local minimum of the hold-out error.
-
-    ``errors`` maps already scored indices to errors (it is updated); ``evaluate(i)`` scores a
-    new index (the costly step, e.g. one Cholesky factorisation).  From ``start``, both
-    neighbours are scored and the walk moves to the better one until neither improves by more
-    than ``rtol`` (relative; a flat curve stops the walk at once); ties go to the larger
-    ridge.  At most ``max_evals`` new points are scored; then the best scored wins.
-    """
-    cur, evals = int(start), 0
-    if cur not in errors:
-        errors[cur], evals = evaluate(cur), 1
-    while True:
-        for nb in (cur - 1, cur + 1):
-            if 0 <= nb < r and nb not in errors:
-                if evals >= max_evals:
-                    return min(errors, key=lambda i: (errors[i], -i))
-                errors[nb], evals = evaluate(nb), evals + 1
-        cand = [i for i in (cur - 1, cur, cur + 1) if 0 <= i < r]
-        best = cand[pick_best([errors[i] for i in cand])]
-        if best == cur or errors[best] >= errors[cur] * (1 - rtol):
-            return cur
-        cur = best
-
-
 def fit_linear_loo(Phi: np.ndarray, y: np.ndarray, rel_ridges: np.ndarray,
                    fit_intercept: bool = True):
     """Ridge regression on features Phi (n, p), ridge by exact LOO from one eigendecomposition.
