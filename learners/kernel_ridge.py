@@ -42,14 +42,15 @@ from learners.nystrom import (
     KnmOperator,
     NystromPreconditioner,
     batched_pcg,
+    cholesky_inplace,
     falkon_solve,
     nystrom_basis,
     shifted_matvec,
 )
 from learners.ridge_tuning import (
-    _eigh,
     default_ridge_grid,
     eigh_solution,
+    eigh_sym,
     holdout_errors,
     loo_errors_eigh,
     pick_best,
@@ -168,7 +169,7 @@ class KernelRidgeLearner(HierbenchLearner):
             kern = self._make_kernel(s)
             K = kern(X)
             ridges = self._ridge_grid(float(np.mean(np.diag(K))))
-            w, V = _eigh(K)
+            w, V = eigh_sym(K)
             loo = loo_errors_eigh(w, V, y, ridges)
             j = pick_best(loo)
             if best is None or loo[j] < best[3]:
@@ -439,11 +440,10 @@ class _ExactState:
 
     def factor(self, a0: float) -> None:
         """In-place Cholesky of K + a0 I (K is consumed): the factor serves every later solve."""
-        K = self.matrix().numpy()
+        K = self.matrix()
         self.K = None
-        K.flat[:: self.n + 1] += a0
-        L = sla.cho_factor(K.T, lower=True, overwrite_a=True, check_finite=False)[0]
-        self.ops = CholeskyShiftOps(L, self.n_t, a0)
+        K.diagonal().add_(a0)
+        self.ops = CholeskyShiftOps(cholesky_inplace(K), self.n_t, a0)
         self.info.update(cholesky_ridge=float(a0))
 
     def factor_holdout(self, ridges, idx) -> dict:

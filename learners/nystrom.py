@@ -231,49 +231,63 @@ def falkon_solve(op: KnmOperator, Kmm: torch.Tensor, y: torch.Tensor, ridges, *,
                         rank=int(lam.numel()))
 
 
-# ---------------------------------------------------------------------------- Cholesky-shifted
-class CholeskyShiftOps:
-    """Solves at any ridge a from one in-place Cholesky factor M = K + a0 I = L L^T.
+# ---------------------------------------------------------------------------- Cholesky
+def cholesky_inplace(A: torch.Tensor, block: int = 1024) -> torch.Tensor:
+    """Overwrite the symmetric positive definite A (n x n, C-ordered) with its lower Cholesky
+    factor L (A = L L^T), zeroing the strict upper triangle; returns A.
 
-    ``L``: the lower factor, Fortran-ordered n x n (as ``scipy.linalg.cho_factor`` leaves it;
-    its upper triangle is ignored).  For the leading block t = rows < n_t and v = the rest:
+    Right-looking blocked algorithm with torch's LAPACK/BLAS (MKL): per block column k,
+    L_kk = chol(A_kk), L_ik = A_ik L_kk^{-T}, then A_ij -= L_ik L_jk^T on the lower triangle in
+    column panels.  n^3 / 3 flops; extra memory: one (n x block) panel.  In place like LAPACK's
+    potrf, but without the bundled OpenBLAS, whose potrf crashed (segfault, 2 threads) on
+    matrices of ~3 GB and more on this class of machine.
+    """
+    n = A.shape[0]
+    for k0 in range(0, n, block):
+        k1 = min(k0 + block, n)
+        Lkk = torch.linalg.cholesky(A[k0:k1, k0:k1])
+        A[k0:k1, k0:k1] = Lkk
+        A[k0:k1, k1:].zero_()
+        if k1 == n:
+            break
+        P = torch.linalg.solve_triangular(Lkk, A[k1:, k0:k1].T, upper=False).T  # A_ik L^{-T}
+        A[k1:, k0:k1] = P
+        for j0 in range(k1, n, block):
+            j1 = min(j0 + block, n)
+            A[j0:, j0:j1] -= P[j0 - k1:] @ P[j0 - k1:j1 - k1].T
+    return A
+
+
+class CholeskyShiftOps:
+    """Solves at any ridge a from one Cholesky factor M = K + a0 I = L L^T (L lower, n x n).
+
+    For the leading block t = rows < n_t and v = the rest:
 
         M_tt V = L11 (L11^T V),  K_vt V = L21 (L11^T V),  M_tt^{-1} R = L11^{-T} (L11^{-1} R),
 
-    all through BLAS-3 triangular products with the whole L on zero-padded blocks, so no
-    sub-block is ever copied: L^T [V; 0] = [L11^T V; 0], L [U; 0] = [L11 U; L21 U], and the
-    first block of L^{-1} [R; 0] is L11^{-1} R.  With M_tt^{-1} as preconditioner of
-    K_tt + a I = M_tt + (a - a0) I, the eigenvalues (lambda + a) / (lambda + a0) lie between 1 and
-    a / a0, so CG needs ~ sqrt(max(a/a0, a0/a)) / 2 ln(2/tol) iterations.  Cost per product:
-    2 n^2 r flops (r right-hand sides).
+    with L11 = L[:n_t, :n_t] and L21 = L[n_t:, :n_t] as strided views (no copies).  With
+    M_tt^{-1} as preconditioner of K_tt + a I = M_tt + (a - a0) I, the eigenvalues
+    (lambda + a) / (lambda + a0) lie between 1 and a / a0, so CG needs about
+    sqrt(max(a/a0, a0/a)) / 2 ln(2/tol) iterations.  Cost per product: ~2 n^2 r flops.
     """
 
-    def __init__(self, L: np.ndarray, n_t: int, a0: float):
-        from scipy.linalg import get_blas_funcs
-
+    def __init__(self, L: torch.Tensor, n_t: int, a0: float):
         self.L, self.n_t, self.a0, self.n = L, n_t, float(a0), L.shape[0]
-        self.trmm, self.trsm = get_blas_funcs(("trmm", "trsm"), (L,))
-
-    def _padded(self, V: torch.Tensor, rows: int) -> np.ndarray:
-        W = np.zeros((self.n, V.shape[1]), dtype=self.L.dtype, order="F")
-        W[:rows] = V.numpy()
-        return W
 
     def products(self, V: torch.Tensor, rows: int | None = None):
-        """(M_rr V, K_vr V) for V (rows, r); rows = n_t by default (then K_vr = K_vt)."""
+        """(M_rr V, K_vr V) for V (rows, r); rows = n_t by default."""
         rows = self.n_t if rows is None else rows
-        W = self.trmm(1.0, self.L, self._padded(V, rows), lower=1, trans_a=1, overwrite_b=1)
-        W = self.trmm(1.0, self.L, W, lower=1, overwrite_b=1)
-        W = torch.from_numpy(W.astype(np.float64))
+        L = self.L[:, :rows]
+        W = L @ (L[:rows].T @ V.to(L.dtype))
+        W = W.to(torch.float64)
         return W[:rows], W[rows:]
 
     def solve(self, R: torch.Tensor, rows: int | None = None) -> torch.Tensor:
         """M_rr^{-1} R for R (rows, r); rows = n_t by default."""
         rows = self.n_t if rows is None else rows
-        W = self.trsm(1.0, self.L, self._padded(R, rows), lower=1, overwrite_b=1)
-        W[rows:] = 0.0
-        W = self.trsm(1.0, self.L, W, lower=1, trans_a=1, overwrite_b=1)
-        return torch.from_numpy(W[:rows].astype(np.float64))
+        L11 = self.L[:rows, :rows]
+        Z = torch.linalg.solve_triangular(L11, R.to(L11.dtype), upper=False)
+        return torch.linalg.solve_triangular(L11.T, Z, upper=True).to(torch.float64)
 
     def shifted_solve(self, B: torch.Tensor, ridges, rows: int, *, tol: float, max_iter: int):
         """(K_rr + a_j I)^{-1} b_j for every ridge by PCG, warm-started at the a0 solution."""

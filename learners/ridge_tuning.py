@@ -84,13 +84,14 @@ def fit_linear_loo(Phi: np.ndarray, y: np.ndarray, rel_ridges: np.ndarray,
         Phi -= mu
         y = y - ybar
     ridges = np.sort(np.asarray(rel_ridges, dtype=float)) * float(np.mean(np.sum(Phi * Phi, 1)))
+    T = torch.from_numpy(Phi)  # products through torch's BLAS (MKL), safe on multi-GB Phi
     if p <= n:
-        s, V = _eigh(Phi.T @ Phi)
+        s, V = eigh_sym((T.T @ T).numpy())
         keep = s > s.max() * 1e-12
         s, V = s[keep], V[:, keep]
-        U = (Phi @ V) / np.sqrt(s)
+        U = (T @ torch.from_numpy(np.ascontiguousarray(V))).numpy() / np.sqrt(s)
     else:
-        s, U = _eigh(Phi @ Phi.T)
+        s, U = eigh_sym((T @ T.T).numpy())
     loo = loo_errors_eigh(s, U, y, ridges)
     j = pick_best(loo)
     Uy = U.T @ y
@@ -101,7 +102,7 @@ def fit_linear_loo(Phi: np.ndarray, y: np.ndarray, rel_ridges: np.ndarray,
     return w, ybar - float(mu @ w), float(ridges[j]), j, loo
 
 
-def _eigh(A: np.ndarray):
+def eigh_sym(A: np.ndarray):
     """Eigenpairs (ascending) of a symmetric matrix, through torch's LAPACK (MKL) - steadier than
     the bundled OpenBLAS when the machine is oversubscribed."""
     w, V = torch.linalg.eigh(torch.from_numpy(np.ascontiguousarray(A)))
