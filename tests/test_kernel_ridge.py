@@ -143,7 +143,8 @@ def test_plan_switches_paths_and_dtype():
 
 
 _MEASURE = textwrap.dedent("""
-    import resource, psutil, numpy as np
+    import psutil, numpy as np
+    from harness.job import _Peak
     from learners.kernel_ridge import KernelRidgeLearner
     n, d = 4000, 10
     rng = np.random.default_rng(0)
@@ -151,9 +152,9 @@ _MEASURE = textwrap.dedent("""
     est = KernelRidgeLearner(tune_max=500, dtype="float64")
     est.fit(X[:600], y[:600])  # warm up libraries
     before = psutil.Process().memory_info().rss
-    est.fit(X, y)
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(after - before, est.resources(n, d).memory_bytes)
+    with _Peak() as peak:  # peak RSS of the fit alone (the counter is reset before it)
+        est.fit(X, y)
+    print(peak.bytes - before, est.resources(n, d).memory_bytes)
 """)
 
 
