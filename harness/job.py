@@ -106,10 +106,10 @@ def one_line(exc: BaseException) -> str:
     return text[:500]
 
 
-class _Peak:
+class PeakMemory:
     """Peak RSS of this process during a block (bytes)."""
 
-    def __enter__(self) -> _Peak:
+    def __enter__(self) -> PeakMemory:
         self._linux = sys.platform.startswith("linux")
         if self._linux:
             try:
@@ -166,7 +166,7 @@ def _fit_and_score(job: Job, ctx: JobContext, started: str, extra: dict[str, Any
     X, y = draw_training_set(task, job.seed, job.n)
     est = set_random_state(make_learner(job.learner, **job.learner_params), job.seed)
     extra["family"] = learner_family(est)
-    with limit_threads(ctx.threads), _Peak() as peak:
+    with limit_threads(ctx.threads), PeakMemory() as peak:
         t0, c0 = time.perf_counter(), time.process_time()
         est.fit(X, y)
         fit_wall, fit_cpu = time.perf_counter() - t0, time.process_time() - c0

@@ -144,7 +144,7 @@ def test_plan_switches_paths_and_dtype():
 
 _MEASURE = textwrap.dedent("""
     import psutil, numpy as np
-    from harness.job import _Peak
+    from harness.job import PeakMemory
     from learners.kernel_ridge import KernelRidgeLearner
     n, d = 4000, 10
     rng = np.random.default_rng(0)
@@ -152,7 +152,7 @@ _MEASURE = textwrap.dedent("""
     est = KernelRidgeLearner(tune_max=500, dtype="float64")
     est.fit(X[:600], y[:600])  # warm up libraries
     before = psutil.Process().memory_info().rss
-    with _Peak() as peak:  # peak RSS of the fit alone (the counter is reset before it)
+    with PeakMemory() as peak:  # peak RSS of the fit alone (the counter is reset before it)
         est.fit(X, y)
     print(peak.bytes - before, est.resources(n, d).memory_bytes)
 """)
