@@ -283,11 +283,18 @@ class CholeskyShiftOps:
         return W[:rows], W[rows:]
 
     def solve(self, R: torch.Tensor, rows: int | None = None) -> torch.Tensor:
-        """M_rr^{-1} R for R (rows, r); rows = n_t by default."""
+        """M_rr^{-1} R for R (rows, r); rows = n_t by default.
+
+        Solves with the whole (contiguous) L on [R; 0] - the first block of L^{-1} [R; 0] is
+        L11^{-1} R - because a strided L11 would be copied (n_t^2 memory) by the solver.
+        """
         rows = self.n_t if rows is None else rows
-        L11 = self.L[:rows, :rows]
-        Z = torch.linalg.solve_triangular(L11, R.to(L11.dtype), upper=False)
-        return torch.linalg.solve_triangular(L11.T, Z, upper=True).to(torch.float64)
+        Z = torch.zeros((self.n, R.shape[1]), dtype=self.L.dtype)
+        Z[:rows] = R
+        Z = torch.linalg.solve_triangular(self.L, Z, upper=False)
+        Z[rows:] = 0.0
+        Z = torch.linalg.solve_triangular(self.L.T, Z, upper=True)
+        return Z[:rows].to(torch.float64)
 
     def shifted_solve(self, B: torch.Tensor, ridges, rows: int, *, tol: float, max_iter: int):
         """(K_rr + a_j I)^{-1} b_j for every ridge by PCG, warm-started at the a0 solution."""
