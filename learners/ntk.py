@@ -215,10 +215,12 @@ class NTKRegressor(KernelRidgeLearner):
         return med if med > 0 else 1.0
 
     def resources(self, n, d):
-        """As ``krr``, plus the elementwise recursion (~ 3e-8 s per entry and layer, on up to
-        three kernel builds of n^2 entries)."""
+        """As ``krr``, plus the elementwise recursion: ~3e-8 s per kernel entry and layer, on two
+        n^2 builds (exact path) or one n m build of K_nm (Nystrom path)."""
         res = super().resources(n, d)
-        extra = 3 * 3e-8 * (1 + self.depth) * float(n) * n
+        plan = self.plan(int(n), int(d))
+        entries = 2.0 * n * n if plan["path"] != "nystrom" else float(n) * plan["m"]
+        extra = 3e-8 * (1 + self.depth) * entries
         return type(res)(res.memory_bytes, (res.seconds or 0.0) + extra)
 
 
