@@ -91,7 +91,7 @@ class KernelRidgeLearner(HierbenchLearner):
 
     def __init__(self, kernel="rbf", bandwidth=None, bandwidth_grid=(0.5, 1.0, 2.0), degree=3,
                  coef0=1.0, alpha=None, alpha_grid=None, fit_intercept=True, solver="auto",
-                 dtype="auto", n_centers=None, val_fraction=0.2, tune_max=1500, ridge_window=1.5,
+                 dtype="auto", n_centers=None, val_fraction=0.2, tune_max=1000, ridge_window=1.5,
                  tol=None, memory_limit_gb=3.5, random_state=None):
         self.kernel = kernel
         self.bandwidth = bandwidth
@@ -344,7 +344,7 @@ class KernelRidgeLearner(HierbenchLearner):
         return Resources(base + mem, t)
 
 
-def _precond_m(n_t: int, m_sub: int = 1500) -> int:
+def _precond_m(n_t: int, m_sub: int = 1000) -> int:
     """Columns of the exact path's Nystrom preconditioner: n_t / 4, at most half the subsample
     (whose spectrum predicts the iteration counts only well below its size)."""
     return int(min(m_sub // 2, max(1, n_t // 4)))

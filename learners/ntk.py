@@ -187,7 +187,7 @@ class NTKRegressor(KernelRidgeLearner):
     def __init__(self, depth=2, activation="relu", w_std=SQRT2, b_std=0.1,
                  backend="native", bandwidth=None, bandwidth_grid=(1.0,), alpha=None,
                  alpha_grid=None, fit_intercept=True, solver="auto", dtype="auto",
-                 n_centers=None, val_fraction=0.2, tune_max=1500, ridge_window=1.5, tol=None,
+                 n_centers=None, val_fraction=0.2, tune_max=1000, ridge_window=1.5, tol=None,
                  memory_limit_gb=3.5, random_state=None):
         super().__init__(kernel=self.kind, bandwidth=bandwidth, bandwidth_grid=bandwidth_grid,
                          alpha=alpha, alpha_grid=alpha_grid, fit_intercept=fit_intercept,

@@ -4,10 +4,9 @@
   (one per ridge), so that each pass over the kernel matrix serves every ridge (a matrix-matrix
   product instead of r matrix-vector products).
 * :class:`NystromPreconditioner` - for the exact system (K + a I) c = y: from m columns
-  C = K[:, S] and W = K[S, S], K ~ C W^{-1} C^T = Q diag(s) Q^T (Q orthonormal, n x m), and
-  P_a = Q diag(s) Q^T + a I, P_a^{-1} v = Q diag(1/(s + a)) Q^T v + (v - Q Q^T v) / a.
-  Since K - C W^{-1} C^T is positive semi-definite, eig(P_a^{-1}(K + a I)) lies in
-  [1, 1 + lambda_max(K - C W^{-1} C^T) / a]; one eigendecomposition serves every ridge.
+  C = K[:, S] and W = K[S, S], P_a = C W^{-1} C^T + a I, applied by Woodbury.  Since
+  K - C W^{-1} C^T is positive semi-definite, eig(P_a^{-1}(K + a I)) lies in
+  [1, 1 + lambda_max(K - C W^{-1} C^T) / a].
 * :func:`falkon_solve` - Nystrom kernel ridge with m centres (Rudi, Carratino & Rosasco, 2017):
   f(x) = sum_j beta_j k(x, c_j) with (K_mn K_nm + a K_mm) beta = K_mn y, which equals the exact
   (K + a I)^{-1} y when the centres are all n points.  Falkon's preconditioner, built from
@@ -100,30 +99,30 @@ def shifted_matvec(K: torch.Tensor, ridges: torch.Tensor):
 
 
 class NystromPreconditioner:
-    """P_a = Q diag(s) Q^T + a I from columns C = K[:, S] (n, m) and W = K[S, S] (m, m).
+    """P_a = C W^{-1} C^T + a I from columns C = K[:, S] (n, m) and W = K[S, S] (m, m).
 
-    Construction: W + jitter I = L L^T, Bm = C L^{-T} (so C W^{-1} C^T = Bm Bm^T), eigh of
-    Bm^T Bm = U diag(s) U^T, Q = Bm U s^{-1/2} (directions with s <= 1e-10 s_max are dropped).
-    Cost O(n m^2 + m^3) once, O(n m) per application; memory n m float64.
+    With W + jitter = L L^T and Bm = C L^{-T} (so C W^{-1} C^T = Bm Bm^T), Woodbury gives
+    P_a^{-1} v = (v - Bm (a I + Bm^T Bm)^{-1} Bm^T v) / a, one m x m Cholesky per ridge (no
+    eigendecomposition: LAPACK's eigensolvers stall badly on an oversubscribed machine).
+    Cost O(n m^2) once, O(n m) per application; memory n m float64.
     """
 
     def __init__(self, C: torch.Tensor, W: torch.Tensor):
         C, W = C.to(torch.float64), W.to(torch.float64)
         L = jittered_cholesky(W)
-        Bm = torch.linalg.solve_triangular(L, C.T, upper=False).T  # C L^{-T}
-        s, U = torch.linalg.eigh(Bm.T @ Bm)
-        keep = s > 1e-10 * s.max()
-        self.s = s[keep]
-        self.Q = Bm @ (U[:, keep] / torch.sqrt(self.s))
-        self.ridges = None
+        self.Bm = torch.linalg.solve_triangular(L, C.T, upper=False).T  # C L^{-T}
+        self.G = self.Bm.T @ self.Bm
 
     def bind(self, ridges: torch.Tensor):
         """The ``precond(R, cols)`` function for the ridges of the batch."""
+        eye = torch.eye(self.G.shape[0], dtype=torch.float64)
+        chol = [torch.linalg.cholesky(self.G + float(a) * eye) for a in ridges.tolist()]
 
         def apply(R: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
-            a = _col(ridges[cols])
-            QtR = self.Q.T @ R
-            return R / a + self.Q @ (QtR * (1.0 / (self.s[:, None] + a) - 1.0 / a))
+            U = self.Bm.T @ R
+            U = torch.cat([torch.cholesky_solve(U[:, k:k + 1], chol[j])
+                           for k, j in enumerate(cols.tolist())], 1)
+            return (R - self.Bm @ U) / _col(ridges[cols])
 
         return apply
 
