@@ -81,8 +81,19 @@ def versions() -> dict[str, str]:
     return out
 
 
+def learner_family_of(name: str) -> str:
+    """Family declared by the learner class registered as ``name`` ("baseline" if unknown)."""
+    from learners import get_learner_class, learner_family
+
+    try:
+        return learner_family(get_learner_class(name))
+    except Exception:  # noqa: BLE001 - an unimportable plugin has no family to report
+        return "baseline"
+
+
 def base_record(job: Job, status: str, **fields: Any) -> Record:
-    """A record with the job's identity filled in."""
+    """A record with the job's identity (and its learner's family) filled in."""
+    fields.setdefault("family", learner_family_of(job.learner))
     return Record(
         key=job.key, task=job.task, task_label=job.task_label, task_params=job.task_params,
         d=job.d, learner=job.learner, label=job.label, learner_params=job.learner_params,

@@ -70,6 +70,7 @@ def test_misbehaving_learners_are_recorded(tmp_path):
     assert (by["hungry"].peak_mem_bytes > 2**30).all()
 
     assert set(by["huge"].status) == {"skipped"}
+    assert set(by["huge"].family) == {"non-hierarchical"}  # skip records carry the family
     assert all(r.startswith("resource model: predicted peak memory") for r in by["huge"].reason)
 
 

@@ -54,6 +54,8 @@ class Hungry(Ridge):
 class Huge(HierbenchLearner):
     """Declares a resource model no budget can meet: the harness must skip it."""
 
+    family = "non-hierarchical"
+
     def fit(self, X, y):
         raise AssertionError("a skipped learner must never be fitted")
 
