@@ -117,13 +117,19 @@ def provenance(spec: Spec, started: str, finished: str | None, threads: int, wor
 
 
 def _git_commit() -> str | None:
+    """HEAD of the checkout hierbench runs from (suffix "+dirty" with uncommitted changes)."""
     here = Path(__file__).resolve().parent
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=here, capture_output=True, text=True,
+                              timeout=5).stdout.strip()
+
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
-                             text=True, timeout=5)
-        return out.stdout.strip() or None
+        head = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
     except (OSError, subprocess.SubprocessError):
         return None
+    return (head + ("+dirty" if dirty else "")) or None
 
 
 def _gpu_name() -> str | None:
@@ -152,10 +158,9 @@ def run_spec(spec: Spec, run_dir: str | Path, options: RunOptions | None = None,
     workers, threads = choose_workers(options, spec)
     with RunLock(run_dir), ResultStore(run_dir) as store:
         write_spec_files(run_dir, spec, spec_text)
-        started = now_iso()
+        prov = provenance(spec, now_iso(), None, threads, workers, kind)
         prov_path = run_dir / "provenance.json"
-        prov_path.write_text(json.dumps(
-            provenance(spec, started, None, threads, workers, kind), indent=2))
+        prov_path.write_text(json.dumps(prov, indent=2))
         sched = Scheduler(plan(spec), {r.key: r for r in store.records()}, spec.eps,
                           adaptive=spec.adaptive, retry_failed=options.retry_failed,
                           admit=resource_admission(spec))
@@ -169,8 +174,7 @@ def run_spec(spec: Spec, run_dir: str | Path, options: RunOptions | None = None,
             summary.interrupted = True
         finally:
             executor.close()
-            prov_path.write_text(json.dumps(
-                provenance(spec, started, now_iso(), threads, workers, kind), indent=2))
+            prov_path.write_text(json.dumps({**prov, "finished_at": now_iso()}, indent=2))
     return summary
 
 
