@@ -257,7 +257,9 @@ class KernelRidgeLearner(HierbenchLearner):
         n_v = min(max(1, int(round(self.val_fraction * n))), n - 1) if tuning else 0
         perm = rng.permutation(n)
         st = _ExactState(self, kern, X[perm], y[perm], n - n_v, dtype, spec)
-        errors = st.pcg_holdout(ridges) if tuning else {}
+        # Nystrom-PCG only when it is predicted to solve the subsample's ridge within budget;
+        # otherwise a factorisation is needed anyway and the factor scores the window cheaply
+        errors = st.pcg_holdout(ridges) if tuning and st.pcg_worthwhile(ridges[j0]) else {}
         if tuning and not _bracketed(errors, len(ridges)):
             unknown = [i for i in range(len(ridges)) if i not in errors]
             near = min(errors, key=errors.get) if errors else j0
@@ -406,6 +408,16 @@ class _ExactState:
         mp = _precond_m(rows, len(self.spec))
         return pass_seconds(rows, rows, r, self.dtype.itemsize) + 4.0 * rows * mp * r / FLOPS_SKINNY
 
+    def _pcg_cap(self, r: int) -> int:
+        """Iterations of r-ridge Nystrom-PCG that fit in half a Cholesky's predicted time."""
+        return int(min(500, 0.5 * self.t_chol / self._iter_seconds(self.n_t, r)))
+
+    def pcg_worthwhile(self, a: float) -> bool:
+        tol = max(self.tol, self.TUNE_TOL)
+        ok = self.predicted_iterations(a, self.n_t, tol) <= self._pcg_cap(1)
+        self.info["pcg_stage"] = ok
+        return ok
+
     def pcg_holdout(self, ridges) -> dict:
         """Hold-out errors of the ridges whose training-block PCG is predicted cheap and converged.
 
@@ -414,7 +426,7 @@ class _ExactState:
         """
         n_t, tol = self.n_t, max(self.tol, self.TUNE_TOL)
         pred = np.array([self.predicted_iterations(a, n_t, tol) for a in ridges])
-        cap = int(min(500, 0.5 * self.t_chol / self._iter_seconds(n_t, len(ridges))))
+        cap = self._pcg_cap(len(ridges))
         sel = np.flatnonzero(pred <= cap)
         self.info.update(pcg_budget=cap)
         if sel.size == 0:

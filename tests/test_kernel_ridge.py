@@ -15,6 +15,7 @@ from sklearn.kernel_ridge import KernelRidge
 from sklearn.metrics.pairwise import euclidean_distances
 from threadpoolctl import threadpool_limits
 
+from learners import kernel_ridge as kr
 from learners import make_learner
 from learners.kernel_ridge import KernelRidgeLearner
 from learners.kernels import Kernel, kernel_matvec
@@ -107,14 +108,20 @@ def test_tuned_ridge_close_to_brute_force_best():
     assert np.mean((est.predict(Xt) - Xt @ beta) ** 2) <= 1.5 * min(errs)
 
 
-@pytest.mark.parametrize("noise", [0.3, 0.0])
-def test_exact_path_holdout_scores_and_solution(noise):
+@pytest.mark.parametrize("noise,slow_cholesky", [(0.3, False), (0.0, False), (0.3, True)])
+def test_exact_path_holdout_scores_and_solution(noise, slow_cholesky, monkeypatch):
     """The exact path's hold-out scores (Nystrom-PCG or Cholesky-preconditioned PCG) equal a
-    direct train/val fit, and its coefficients equal the direct solve at the chosen ridge."""
+    direct train/val fit, and its predictions equal the direct solve's at the chosen ridge.
+    ``slow_cholesky`` makes the cost model price a Cholesky high, so that the Nystrom-PCG stage
+    and the final Nystrom-PCG solve run instead of the factorisation."""
+    if slow_cholesky:
+        monkeypatch.setattr(kr, "FLOPS", {8: 1e7, 4: 2e7})
     X, y = _data(1200, 6, noise=noise)
     est = KernelRidgeLearner(tune_max=300, dtype="float64", random_state=1).fit(X, y)
     info = est.fit_info_
     assert info["path"] == "exact" and info["n_val"] == 240 and len(info["holdout_curve"]) >= 3
+    assert ("cholesky_ridge" in info) != slow_cholesky and info["solver"] == (
+        "pcg" if slow_cholesky else "cholesky")
     rng = np.random.default_rng(1)
     rng.choice(1200, 300, replace=False)  # the subsample draw precedes the hold-out order
     perm = rng.permutation(1200)
