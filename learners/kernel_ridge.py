@@ -257,9 +257,12 @@ class KernelRidgeLearner(HierbenchLearner):
         n_v = min(max(1, int(round(self.val_fraction * n))), n - 1) if tuning else 0
         perm = rng.permutation(n)
         st = _ExactState(self, kern, X[perm], y[perm], n - n_v, dtype, spec)
-        # Nystrom-PCG only when it is predicted to solve the subsample's ridge within budget;
-        # otherwise a factorisation is needed anyway and the factor scores the window cheaply
-        errors = st.pcg_holdout(ridges) if tuning and st.pcg_worthwhile(ridges[j0]) else {}
+        # Nystrom-PCG only when it is predicted to solve the subsample's ridge and the next
+        # smaller one (so that it can bracket the minimum) within budget; otherwise a
+        # factorisation is needed anyway, and the factor scores the window cheaply
+        errors = {}
+        if tuning and st.pcg_worthwhile(ridges[max(j0 - 1, 0)], len(ridges)):
+            errors = st.pcg_holdout(ridges)
         if tuning and not _bracketed(errors, len(ridges)):
             unknown = [i for i in range(len(ridges)) if i not in errors]
             near = min(errors, key=errors.get) if errors else j0
@@ -412,9 +415,9 @@ class _ExactState:
         """Iterations of r-ridge Nystrom-PCG that fit in half a Cholesky's predicted time."""
         return int(min(500, 0.5 * self.t_chol / self._iter_seconds(self.n_t, r)))
 
-    def pcg_worthwhile(self, a: float) -> bool:
+    def pcg_worthwhile(self, a: float, r: int) -> bool:
         tol = max(self.tol, self.TUNE_TOL)
-        ok = self.predicted_iterations(a, self.n_t, tol) <= self._pcg_cap(1)
+        ok = self.predicted_iterations(a, self.n_t, tol) <= self._pcg_cap(r)
         self.info["pcg_stage"] = ok
         return ok
 
