@@ -264,10 +264,8 @@ class CholeskyShiftOps:
 
         M_tt V = L11 (L11^T V),  K_vt V = L21 (L11^T V),  M_tt^{-1} R = L11^{-T} (L11^{-1} R),
 
-    with L11 = L[:n_t, :n_t] and L21 = L[n_t:, :n_t] as strided views (no copies).  With
-    M_tt^{-1} as preconditioner of K_tt + a I = M_tt + (a - a0) I, the eigenvalues
-    (lambda + a) / (lambda + a0) lie between 1 and a / a0, so CG needs about
-    sqrt(max(a/a0, a0/a)) / 2 ln(2/tol) iterations.  Cost per product: ~2 n^2 r flops.
+    with L11 = L[:n_t, :n_t] and L21 = L[n_t:, :n_t] as strided views (no copies); see
+    :meth:`shifted_solve` for other ridges.  Cost per product or solve: ~2 n^2 r flops.
     """
 
     def __init__(self, L: torch.Tensor, n_t: int, a0: float):
@@ -296,11 +294,18 @@ class CholeskyShiftOps:
         return Z[:rows].to(torch.float64)
 
     def shifted_solve(self, B: torch.Tensor, ridges, rows: int, *, tol: float, max_iter: int):
-        """(K_rr + a_j I)^{-1} b_j for every ridge by PCG, warm-started at the a0 solution."""
-        rt = torch.as_tensor(np.asarray(ridges, dtype=np.float64)) - self.a0
+        """(K_rr + a_j I)^{-1} b_j for every ridge, by CG on (I + d_j M_rr^{-1}) c = M_rr^{-1} b_j.
+
+        With d_j = a_j - a0, K_rr + a_j I = M_rr (I + d_j M_rr^{-1}); the operator is symmetric
+        with eigenvalues 1 + d_j / (lambda + a0), between 1 and a_j / a0, so CG needs about
+        sqrt(max(a_j/a0, a0/a_j)) / 2 ln(2/tol) iterations of two triangular solves each (half
+        the passes over L of CG on K_rr + a_j I preconditioned by M_rr^{-1}).  Warm start: the
+        a0 solution.
+        """
+        d = torch.as_tensor(np.asarray(ridges, dtype=np.float64)) - self.a0
+        rhs = self.solve(B, rows)
 
         def mv(P, cols):
-            return self.products(P, rows)[0] + _col(rt[cols]) * P
+            return P + _col(d[cols]) * self.solve(P, rows)
 
-        return batched_pcg(mv, lambda R, cols: self.solve(R, rows), B, tol=tol,
-                           max_iter=max_iter, X0=self.solve(B, rows))
+        return batched_pcg(mv, lambda R, cols: R, rhs, tol=tol, max_iter=max_iter, X0=rhs)
