@@ -25,18 +25,33 @@ def default_ridge_grid(low: float = 1e-8, high: float = 10.0, per_decade: int = 
     return np.logspace(np.log10(low), np.log10(high), n)
 
 
-def loo_errors_eigh(w: np.ndarray, V: np.ndarray, y: np.ndarray, ridges: np.ndarray) -> np.ndarray:
-    """Mean squared leave-one-out residual of kernel ridge for each ridge a (shape (r,)).
+def loo_errors_eigh(w: np.ndarray, V: np.ndarray, y: np.ndarray, ridges: np.ndarray,
+                    intercept: bool = False) -> np.ndarray:
+    """Mean squared leave-one-out residual of (kernel) ridge for each ridge a (shape (r,)).
 
-    w (n,), V (n, n): eigenpairs of K; y (n,); ridges (r,) absolute.  With
-    F[j, l] = w_j / (w_j + a_l): predictions Y = V (F * V^T y), leverages h = (V o V) F.
+    w (k,), V (n, k): eigenpairs of the Gram matrix (k <= n; V may be rectangular, with
+    orthonormal columns); y (n,); ridges (r,) absolute.  The hat matrix is
+    H(a) = c 11^T / n + V diag(w / (w + a)) V^T, c = 1 when an unpenalised intercept was fitted
+    on centred features (then y is centred and V is orthogonal to 1), else 0.  With the
+    shrinkage G[j, l] = a_l / (w_j + a_l) and P = I - V V^T - c 11^T / n (the projection on what
+    the features cannot fit), both parts of e_i = r_i / (1 - H_ii) are formed without
+    cancellation:
+
+        r = V (G * V^T y) + P y,        1 - H_ii = (V o V) G + P_ii,
+
+    so the LOO error stays exact as a -> 0 (interpolation), where 1 - H_ii -> 0.  Without the
+    1/n leverage of the intercept, an interpolating fit on centred features would score a LOO
+    error of zero.
     """
     w = np.maximum(w, 0.0)
-    F = w[:, None] / (w[:, None] + np.asarray(ridges)[None, :])
+    n = V.shape[0]
+    G = np.asarray(ridges, dtype=float)[None, :] / (w[:, None] + np.asarray(ridges)[None, :])
     Vy = V.T @ y
-    Yhat = V @ (F * Vy[:, None])
-    H = (V * V) @ F
-    E = (y[:, None] - Yhat) / np.maximum(1.0 - H, 1e-12)
+    V2 = V * V
+    p_diag = np.maximum(1.0 - V2.sum(1) - (1.0 / n if intercept else 0.0), 0.0)
+    p_y = y - V @ Vy - (np.mean(y) if intercept else 0.0)
+    R = V @ (G * Vy[:, None]) + p_y[:, None]
+    E = R / np.maximum(V2 @ G + p_diag[:, None], 1e-300)
     return np.mean(E * E, axis=0)
 
 
@@ -69,12 +84,14 @@ def fit_linear_loo(Phi: np.ndarray, y: np.ndarray, rel_ridges: np.ndarray,
     """Ridge regression on features Phi (n, p), ridge by exact LOO from one eigendecomposition.
 
     With an intercept, Phi (in place) and y are centred first: min_w |Phi_c w - y_c|^2 + a |w|^2
-    and b = mean(y) - mean(Phi) . w (the unpenalised intercept; the LOO scores ignore the O(1/n)
-    effect of leaving a point out of the means).
+    and b = mean(y) - mean(Phi) . w (the unpenalised intercept, whose leverage 1/n the LOO
+    scores include: they are the exact LOO errors of the whole fit, intercept included).
     For every a = rel * mean_i |phi_i|^2 the fit goes through the smaller Gram
     matrix: Phi^T Phi = V diag(s) V^T (p <= n, then U = Phi V s^{-1/2}) or Phi Phi^T = U diag(s)
-    U^T (p > n).  The hat matrix is U diag(s / (s + a)) U^T either way, so
-    :func:`loo_errors_eigh` applies with the rectangular U.  Cost O(n p min(n, p) + min(n, p)^3).
+    U^T (p > n; centred, 1 is a null vector of Phi Phi^T: it is moved to the top of the
+    spectrum by adding c 11^T / n and its eigenvector dropped, so U is orthogonal to 1).  The hat
+    matrix is 11^T / n + U diag(s / (s + a)) U^T either way, so :func:`loo_errors_eigh` applies
+    with the rectangular U.  Cost O(n p min(n, p) + min(n, p)^3).
     Returns (w (p,), b, a, index, LOO curve (r,)).
     """
     n, p = Phi.shape
@@ -91,8 +108,13 @@ def fit_linear_loo(Phi: np.ndarray, y: np.ndarray, rel_ridges: np.ndarray,
         s, V = s[keep], V[:, keep]
         U = (T @ torch.from_numpy(np.ascontiguousarray(V))).numpy() / np.sqrt(s)
     else:
-        s, U = eigh_sym((T @ T.T).numpy())
-    loo = loo_errors_eigh(s, U, y, ridges)
+        gram = (T @ T.T).numpy()
+        if fit_intercept:  # centred: 1 is a null vector; lift it to the top and drop it exactly
+            gram += (2.0 * np.trace(gram) + 1.0) / n
+        s, U = eigh_sym(gram)
+        if fit_intercept:
+            s, U = s[:-1], U[:, :-1]
+    loo = loo_errors_eigh(s, U, y, ridges, intercept=fit_intercept)
     j = pick_best(loo)
     Uy = U.T @ y
     if p <= n:  # w = V diag(1 / (s + a)) V^T Phi^T y = V diag(sqrt(s) / (s + a)) U^T y
