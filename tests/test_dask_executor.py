@@ -108,7 +108,7 @@ def _rows(run_dir) -> int:
 def test_smoke_on_dask_equals_local_executor(smoke_run, tmp_path):
     run_dir = tmp_path / "dask"
     hierbench("run", "smoke", "--out", str(run_dir), "--executor", "dask", "--workers", "2",
-              "--no-report", "--no-progress")
+              "--threads", "1", "--no-report", "--no-progress")  # the local run's threads
     dask_df = results_frame(run_dir).set_index("key")
     local = results_frame(smoke_run).set_index("key")
     assert dask_df.index.is_unique and set(dask_df.index) == set(local.index)
