@@ -253,7 +253,7 @@ def cholesky_inplace(A: torch.Tensor, block: int = 1024) -> torch.Tensor:
         A[k1:, k0:k1] = P
         for j0 in range(k1, n, block):
             j1 = min(j0 + block, n)
-            A[j0:, j0:j1] -= P[j0 - k1:] @ P[j0 - k1:j1 - k1].T
+            A[j0:, j0:j1].addmm_(P[j0 - k1:], P[j0 - k1:j1 - k1].T, alpha=-1)  # no temporary
     return A
 
 
