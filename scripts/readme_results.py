@@ -1,0 +1,48 @@
+"""Print the README's "Results" table from a finished run's report tables (a maintainer's tool).
+
+    python scripts/readme_results.py runs/quick
+
+Reads RUN/report/tables/sample_complexity.csv and exponents.csv (written by ``hierbench report``)
+and prints one Markdown row per (task, learner): n*(eps) at each d as the report states it
+(``> n`` censored, ``<= n`` reached at the grid's first point), beta with its 95 % bootstrap CI,
+and the theory's exponent for the learner's family; then the run's provenance line.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+
+def results_table(run_dir: Path) -> str:
+    tables = run_dir / "report" / "tables"
+    sc = pd.read_csv(tables / "sample_complexity.csv")
+    ex = pd.read_csv(tables / "exponents.csv").set_index(["task_label", "label"])
+    ds = sorted(sc["d"].unique())
+    head = ["task", "learner", *[f"n* d={d}" for d in ds], "beta [95% CI]", "theory"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for (task, label), g in sc.groupby(["task_label", "label"], sort=True):
+        by_d = dict(zip(g["d"], g["nstar_text"], strict=True))
+        e = ex.loc[(task, label)] if (task, label) in ex.index else None
+        beta = "" if e is None else str(e["beta_text"])
+        theory = "" if e is None or pd.isna(e["theory_beta"]) else f"{e['theory_beta']:g}"
+        row = [task, label, *[str(by_d.get(d, "")) for d in ds], beta, theory]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def provenance_line(run_dir: Path) -> str:
+    p = json.loads((run_dir / "provenance.json").read_text())
+    return (f"commit {p.get('git_commit', '?')[:7]}, started {p.get('started_at')}, finished "
+            f"{p.get('finished_at')}, executor {p.get('executor')}, workers {p.get('workers')} x "
+            f"{p.get('threads_per_job')} threads")
+
+
+if __name__ == "__main__":
+    run = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/quick")
+    print(provenance_line(run))
+    print()
+    print(results_table(run))
