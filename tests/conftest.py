@@ -35,3 +35,18 @@ def smoke_run(tmp_path_factory) -> Path:
 def write_spec(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
+
+
+@pytest.fixture
+def one_thread():
+    """One BLAS/LAPACK/OpenMP thread and one torch thread for the duration of a test, restored
+    after: multi-threaded LAPACK and OpenMP spin-wait on an oversubscribed machine (a 400 x 400
+    eigh took seconds), and one thread keeps results independent of the core count."""
+    import torch
+
+    from harness.job import limit_threads
+
+    before = torch.get_num_threads()
+    with limit_threads(1):
+        yield
+    torch.set_num_threads(before)

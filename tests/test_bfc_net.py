@@ -12,14 +12,7 @@ from learners.bfc_net import BFCNetLearner, DenseQuadNet, check_connections, qua
 from learners.torch_training import build_seeded
 from tasks import make_task
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """One torch thread: immune to OpenMP busy-waiting on a shared machine; restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest
 
 
 def _bfc_data(d=8, L=2, n=2000, n_test=4000, seed=0):

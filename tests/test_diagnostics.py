@@ -28,7 +28,7 @@ from harness.diagnostics import (
     run_fit,
 )
 from harness.diagnostics_run import load_fits, run_diagnostics
-from harness.job import draw_training_set, limit_threads
+from harness.job import draw_training_set
 from reports.diagnostics import analyse, t_interval, verdict
 
 TINY = """
@@ -53,15 +53,7 @@ threads = 1
 """
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny nets: one BLAS/torch thread (more only oversubscribe a busy machine)."""
-    import torch  # noqa: F401 - so that limit_threads also limits torch
-
-    n = torch.get_num_threads()
-    with limit_threads(1):
-        yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest
 
 
 def hierbench(*args: str, check: bool = True):

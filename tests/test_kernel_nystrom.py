@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import scipy.linalg as sla
 import torch
-from threadpoolctl import threadpool_limits
 
 from learners.kernel_ridge import KernelRidgeLearner
 from learners.kernels import Kernel
@@ -18,15 +17,7 @@ from learners.nystrom import (
     shifted_matvec,
 )
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Single-threaded BLAS: correctness tests, steady on an oversubscribed machine."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest
 
 
 def _problem(n, d=8, seed=0):

@@ -10,26 +10,15 @@ import textwrap
 import numpy as np
 import pytest
 import scipy.linalg as sla
-import torch
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.metrics.pairwise import euclidean_distances
-from threadpoolctl import threadpool_limits
 
 from learners import kernel_ridge as kr
 from learners import make_learner
 from learners.kernel_ridge import KernelRidgeLearner
 from learners.kernels import Kernel, kernel_matvec
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Single-threaded BLAS/LAPACK: these are correctness tests, and multi-threaded LAPACK on an
-    oversubscribed machine spin-waits (a 400 x 400 eigh took seconds)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest
 
 
 def _data(n, d, seed=0, noise=0.1):

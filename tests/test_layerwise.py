@@ -13,14 +13,7 @@ from learners.layerwise import LayerwiseLearner
 from learners.mlp import MLPLearner
 from tasks import make_task
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """One torch thread: immune to OpenMP busy-waiting on a shared machine; restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest
 
 
 def _data(d=6, n=300, n_test=20, seed=0, L=2):

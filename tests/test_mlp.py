@@ -6,21 +6,13 @@ import time
 
 import numpy as np
 import pytest
-import torch
 from sklearn.base import clone
 
 from learners import make_learner
 from learners.mlp import MLPLearner
 from tasks import make_task
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """One torch thread: immune to OpenMP busy-waiting on a shared machine; restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest
 
 
 def _data(d=16, n=4000, n_test=4000, seed=0, p=2):

@@ -7,20 +7,11 @@ import math
 import numpy as np
 import pytest
 import torch
-from threadpoolctl import threadpool_limits
 
 from learners import make_learner
 from learners.ntk import NNGPRegressor, NTKKernel, NTKRegressor
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Single-threaded BLAS: correctness tests, steady on an oversubscribed machine."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest
 
 
 ACT = {"relu": torch.relu, "erf": torch.erf, "quadratic": lambda u: u * u}

@@ -6,22 +6,12 @@ import math
 
 import numpy as np
 import pytest
-import torch
 from numpy.polynomial.hermite_e import hermegauss
-from threadpoolctl import threadpool_limits
 
 from learners import make_learner
 from learners.poly_features import PolyFeaturesRegressor, n_poly_features, poly_features
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Single-threaded BLAS: correctness tests, steady on an oversubscribed machine."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest
 
 
 def test_feature_count_and_monomials():

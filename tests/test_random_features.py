@@ -4,23 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
-from threadpoolctl import threadpool_limits
 
 from learners import make_learner
 from learners.kernels import Kernel
 from learners.ntk import NTKKernel
 from learners.random_features import RandomFeaturesRegressor
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Single-threaded BLAS: correctness tests, steady on an oversubscribed machine."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest
 
 
 def _fitted(features, m, X, s, b_std=0.5):

@@ -10,6 +10,8 @@ from learners.random_features import RandomFeaturesRegressor
 from learners.ridge_tuning import eigh_sym, fit_linear_loo, loo_errors_eigh
 from tasks import make_task
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest
+
 REL = np.logspace(-8, 1, 7)
 
 

@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from sklearn.base import clone
 
 from learners import make_learner
 from learners.three_layer import ThreeLayerLearner
 from tasks import make_task
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """One torch thread: immune to OpenMP busy-waiting on a shared machine; restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest
 
 
 def _data(d=16, n=8000, n_test=5000, seed=0, q=3):

@@ -25,14 +25,7 @@ from learners.torch_training import (
     train,
 )
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """One torch thread: immune to OpenMP busy-waiting on a shared machine; restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest
 
 
 def test_resolve_device_auto_matches_cuda_availability():

@@ -11,14 +11,7 @@ from learners import make_learner
 from learners.two_layer import TwoLayerLearner, ridge_loo
 from tasks import make_task
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """One torch thread: immune to OpenMP busy-waiting on a shared machine; restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest
 
 
 def _data(d=16, n=2000, n_test=4000, p=2, seed=0):
