@@ -31,11 +31,12 @@ import numpy as np
 import pandas as pd
 
 from harness.analysis_complexity import sample_complexity
-from harness.analysis_core import Eps, parse_eps
+from harness.analysis_core import parse_eps
 from harness.analysis_curves import error_at_fixed_n, failures, learning_curves, paired_errors
 from harness.analysis_exponents import exponents, paired_beta
 from harness.analysis_verdict import MIN_GROWTH, verdicts
 from harness.record import JSON_COLUMNS, column_names
+from harness.spec import Eps
 from harness.store import DB_NAME, results_frame
 
 __all__ = [

@@ -39,6 +39,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harness.spec import Eps
+
 CURVE_KEYS = ["task_label", "d", "label"]
 ADAPTIVE_PASS_PREFIX = "adaptive: eps reached"
 ADAPTIVE_PREFIX = "adaptive"
@@ -50,42 +52,18 @@ NOT_RUN = ("resource", "stopped")
 TINY = 1e-300
 
 
-@dataclass(frozen=True)
-class Eps:
-    """Target error: ``absolute`` (threshold = value) or ``relative`` (value * top_share)."""
-
-    kind: str = "absolute"
-    value: float = 0.1
-
-    def __post_init__(self) -> None:
-        if self.kind not in ("absolute", "relative"):
-            raise ValueError(f"eps kind must be 'absolute' or 'relative', got {self.kind!r}")
-        if not self.value > 0:
-            raise ValueError(f"eps value must be > 0, got {self.value!r}")
-
-    def threshold(self, top_share: Any) -> np.ndarray:
-        """Per-record threshold; NaN for relative eps on a record without top_share."""
-        ts = pd.to_numeric(pd.Series(top_share, dtype="object"), errors="coerce")
-        ts = ts.to_numpy(float)
-        return self.value * ts if self.kind == "relative" else np.full(ts.shape, self.value)
-
-    def text(self) -> str:
-        if self.kind == "relative":
-            return f"eps = {self.value:g} x top_share (relative)"
-        return f"eps = {self.value:g} (absolute)"
-
-
 def parse_eps(eps: Any = None) -> Eps:
-    """An :class:`Eps` from None (absolute 0.1), a float, a dict ``{kind, value}``, or a spec."""
+    """The spec's :class:`~harness.spec.Eps` from None (absolute 0.1), a float, a dict
+    ``{kind, value}``, a whole spec dict (its ``eps``) or an Eps."""
     if isinstance(eps, Eps):
         return eps
     if eps is None:
-        return Eps()
+        return Eps(value=0.1)
     if isinstance(eps, dict):
         if "eps" in eps or "name" in eps:  # a whole spec
             return parse_eps(eps.get("eps"))
-        return Eps(str(eps.get("kind", "absolute")), float(eps.get("value", 0.1)))
-    return Eps("absolute", float(eps))
+        return Eps.model_validate({"kind": "absolute", "value": 0.1} | eps)
+    return Eps(value=float(eps))
 
 
 def cell_kind(df: pd.DataFrame) -> pd.Series:

@@ -19,6 +19,7 @@ record's teacher (relative; see DESIGN.md).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -35,12 +36,9 @@ Admission = Callable[[Job], "str | None"]
 
 
 def eps_threshold(eps: Eps, record: Record) -> float | None:
-    """The error a record must reach: absolute eps, or eps * top level share."""
-    if eps.kind == "absolute":
-        return eps.value
-    if record.top_share is None:
-        return None
-    return eps.value * float(record.top_share)
+    """The error a record must reach: absolute eps, or eps * top level share (None without one)."""
+    thr = float(eps.threshold(record.top_share)[0])
+    return thr if math.isfinite(thr) else None
 
 
 def reached(eps: Eps, record: Record) -> bool:

@@ -42,6 +42,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -140,10 +141,31 @@ class NGrid(_Strict):
 
 
 class Eps(_Strict):
-    """Target test error: absolute, or relative = value * (top level's variance share)."""
+    """Target test error eps: ``absolute`` (threshold = value) or ``relative`` (threshold =
+    value x the top level's variance share, per teacher).  The one model of eps, used by the
+    scheduler (has a record reached eps?) and by the analysis (n*, t*, beta)."""
 
     kind: Literal["absolute", "relative"] = "absolute"
     value: float = Field(gt=0.0)
+
+    def threshold(self, top_share: Any) -> np.ndarray:
+        """Thresholds for a scalar or a sequence of top shares: float array of shape (len,);
+        NaN where a relative eps meets a missing top share (such a record never reaches eps)."""
+        shares = np.atleast_1d(np.asarray(top_share, dtype=object))
+        ts = np.array([_float_or_nan(v) for v in shares], dtype=float)
+        return self.value * ts if self.kind == "relative" else np.full(ts.shape, self.value)
+
+    def text(self) -> str:
+        if self.kind == "relative":
+            return f"eps = {self.value:g} x top_share (relative)"
+        return f"eps = {self.value:g} (absolute)"
+
+
+def _float_or_nan(v: Any) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 class Budget(_Strict):

@@ -16,8 +16,9 @@ from harness.analysis import (
     parse_eps,
     sample_complexity,
 )
-from harness.analysis_core import Eps, combine_bounds
+from harness.analysis_core import combine_bounds
 from harness.record import Record
+from harness.spec import Eps
 from reports.synthetic import Law, SynthTask, n_grid, synthetic_run, write_run
 
 
@@ -64,10 +65,10 @@ def test_load_records_missing_database_is_empty(tmp_path):
 
 
 def test_parse_eps_variants():
-    assert parse_eps(None) == Eps("absolute", 0.1)
-    assert parse_eps(0.05) == Eps("absolute", 0.05)
+    assert parse_eps(None) == Eps(kind="absolute", value=0.1)
+    assert parse_eps(0.05) == Eps(kind="absolute", value=0.05)
     assert parse_eps({"name": "x", "eps": {"kind": "relative", "value": 0.5}}) == Eps(
-        "relative", 0.5)
+        kind="relative", value=0.5)
     with pytest.raises(ValueError):
         parse_eps({"kind": "bogus", "value": 0.1})
 
