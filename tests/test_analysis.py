@@ -73,6 +73,22 @@ def test_parse_eps_variants():
         parse_eps({"kind": "bogus", "value": 0.1})
 
 
+def test_eps_threshold_matches_its_definition_in_analysis_and_scheduler():
+    """threshold = value (absolute) or value * top_share (relative); no top share, no threshold."""
+    from dataclasses import replace
+
+    from harness.schedule import eps_threshold, reached
+
+    rel, ab = Eps(kind="relative", value=0.5), Eps(kind="absolute", value=0.2)
+    np.testing.assert_allclose(rel.threshold([0.3, None, 0.8]), [0.15, np.nan, 0.4])
+    np.testing.assert_allclose(ab.threshold(pd.Series([0.3, None])), [0.2, 0.2])
+    assert rel.threshold(0.3).shape == (1,)
+    r = rec(64, 0, err=0.16, top_share=0.3)
+    assert eps_threshold(rel, r) == pytest.approx(0.15) and not reached(rel, r)
+    assert eps_threshold(ab, r) == pytest.approx(0.2) and reached(ab, r)
+    assert eps_threshold(rel, replace(r, top_share=None)) is None
+    assert not reached(rel, replace(r, top_share=None, test_error=0.0))
+
 def test_known_law_beta_and_ci(law_run):
     e = exponents(law_run, 0.1, n_boot=400, seed=0).iloc[0]
     assert e["beta_kind"] == "estimate"
