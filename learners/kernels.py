@@ -28,6 +28,10 @@ KERNELS = ("rbf", "laplace", "polynomial", "arccos")
 
 #: bytes of temporary memory per row block (the Gram block and its transform)
 BLOCK_BYTES = 64 * 2**20
+#: row blocks of products that stream a kernel matrix (K v, K_nm^T K_nm W): one buffer of this
+#: size is reused for every block, so blocks stay in cache and no block is allocated (and
+#: page-faulted) anew
+STREAM_BLOCK_BYTES = 4 * 2**20
 
 
 def _torch_dtype(dtype) -> torch.dtype:
@@ -133,17 +137,19 @@ def kernel_diag(X, *, kernel: str = "rbf", bandwidth: float = 1.0, degree: int =
 def kernel_matvec(kern, X, Z, v, *, dtype=np.float64) -> np.ndarray:
     """K(X, Z) @ v without storing K: row blocks of K are built and contracted at once.
 
-    ``kern`` is a :class:`Kernel` (or any object with the same ``__call__``).  Shapes: X (n, d),
-    Z (m, d), v (m,) or (m, r) -> (n,) or (n, r), float64.  Extra memory ~ ``BLOCK_BYTES``.
+    ``kern`` is a :class:`Kernel` (or any object with the same ``__call__``, ``out=`` included).
+    Shapes: X (n, d), Z (m, d), v (m,) or (m, r) -> (n,) or (n, r), float64.  Extra memory: one
+    block buffer of ~``STREAM_BLOCK_BYTES``, reused.
     """
     v = np.asarray(v, dtype=np.float64)
-    out = np.empty((X.shape[0],) + v.shape[1:])
-    step = block_rows(Z.shape[0], np.dtype(dtype).itemsize)
-    vt = v.astype(dtype, copy=False)
+    out = torch.empty((X.shape[0],) + v.shape[1:], dtype=torch.float64)
+    step = block_rows(Z.shape[0], np.dtype(dtype).itemsize, STREAM_BLOCK_BYTES)
+    buf = np.empty((min(step, X.shape[0]), Z.shape[0]), dtype=dtype)
+    vt = torch.from_numpy(v).to(_torch_dtype(dtype))
     for i in range(0, X.shape[0], step):
-        blk = kern(X[i:i + step], Z, dtype=dtype)
-        out[i:i + step] = blk @ vt
-    return out
+        blk = kern(X[i:i + step], Z, dtype=dtype, out=buf[:len(X[i:i + step])])
+        out[i:i + step] = torch.from_numpy(blk) @ vt  # torch's BLAS, as the build: one runtime
+    return out.numpy()
 
 
 def median_distance(X, rng: np.random.Generator, max_points: int = 2000) -> float:

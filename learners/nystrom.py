@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from learners.kernels import block_rows
+from learners import kernels
 
 
 def _col(v: torch.Tensor) -> torch.Tensor:
@@ -152,16 +152,21 @@ class KnmOperator:
                            dtype=self.dtype)
 
     def _blocks(self):
-        """(start row, float64 block of K_nm) over row blocks of ~``BLOCK_BYTES``."""
+        """(start row, float64 block of K_nm) over row blocks of ~``STREAM_BLOCK_BYTES``
+        (:mod:`learners.kernels`), all written into one reused buffer: a block is valid until
+        the next one is produced."""
         if self.K is not None and self.K.dtype == torch.float64:
             yield 0, self.K
             return
-        step = block_rows(self.m, 8)
+        step = kernels.block_rows(self.m, 8, kernels.STREAM_BLOCK_BYTES)
+        buf = torch.empty((min(step, self.n), self.m), dtype=torch.float64)
         for i in range(0, self.n, step):
+            blk = buf[:min(step, self.n - i)]
             if self.K is not None:
-                yield i, self.K[i:i + step].to(torch.float64)
+                blk.copy_(self.K[i:i + step])
             else:
-                yield i, torch.from_numpy(self.kern(self.X[i:i + step], self.centres))
+                self.kern(self.X[i:i + step], self.centres, out=blk.numpy())
+            yield i, blk
 
     def gram(self, W: torch.Tensor) -> torch.Tensor:
         """K_mn K_nm W for W (m, r)."""

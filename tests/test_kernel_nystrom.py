@@ -104,6 +104,27 @@ def test_on_the_fly_knm_equals_stored():
     torch.testing.assert_close(stored.rows(500).matvec(W), fly.rows(500).matvec(W))
 
 
+def test_streamed_products_over_many_blocks_equal_dense_ones(monkeypatch):
+    """Blocks of 16 KiB (a few rows each, the last one ragged) written into one reused buffer:
+    every streamed product equals the dense float64 one."""
+    from learners import kernels
+
+    monkeypatch.setattr(kernels, "STREAM_BLOCK_BYTES", 16 * 2**10)
+    X, _, _ = _problem(1003)
+    kern, C = Kernel("rbf", 4.0), X[:300]
+    K = kern(X, C)
+    W, U = torch.randn(300, 3, dtype=torch.float64), torch.randn(1003, 3, dtype=torch.float64)
+    Kt = torch.from_numpy(K)
+    for op in (KnmOperator(kern=kern, X=X, centres=C, dtype=np.float64),
+               KnmOperator(torch.from_numpy(K.astype(np.float32)), dtype=np.float32)):
+        tol = 1e-12 if op.K is None else 1e-6  # float32 storage rounds K
+        torch.testing.assert_close(op.matvec(W), Kt @ W, rtol=tol, atol=tol)
+        torch.testing.assert_close(op.rmatvec(U), Kt.T @ U, rtol=tol, atol=tol * 100)
+        torch.testing.assert_close(op.gram(W), Kt.T @ (Kt @ W), rtol=tol, atol=tol * 1000)
+    v = np.random.default_rng(1).standard_normal((300, 2))
+    np.testing.assert_allclose(kernels.kernel_matvec(kern, X, C, v), K @ v, rtol=1e-12,
+                               atol=1e-12)
+
 def test_learner_nystrom_path_past_the_memory_cap():
     X, y, f = _problem(3000)
     Xt, _, ft = _problem(2000, seed=1)
