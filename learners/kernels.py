@@ -145,7 +145,7 @@ def kernel_matvec(kern, X, Z, v, *, dtype=np.float64) -> np.ndarray:
     out = torch.empty((X.shape[0],) + v.shape[1:], dtype=torch.float64)
     step = block_rows(Z.shape[0], np.dtype(dtype).itemsize, STREAM_BLOCK_BYTES)
     buf = np.empty((min(step, X.shape[0]), Z.shape[0]), dtype=dtype)
-    vt = torch.from_numpy(v).to(_torch_dtype(dtype))
+    vt = torch.tensor(v, dtype=_torch_dtype(dtype))  # a copy: v may be read-only
     for i in range(0, X.shape[0], step):
         blk = kern(X[i:i + step], Z, dtype=dtype, out=buf[:len(X[i:i + step])])
         out[i:i + step] = torch.from_numpy(blk) @ vt  # torch's BLAS, as the build: one runtime
