@@ -12,7 +12,8 @@ Execution: with ``workers = 1`` (the default) the fits run in this process one a
 with more, in a pool of spawned worker processes; each fit is limited to ``threads`` (default
 1) BLAS/torch threads; only the driver writes the database.  There is no per-fit timeout or
 memory cap (unlike the benchmark runner): a fit that raises is stored as ``failed`` with a
-one-line reason.
+one-line reason; a worker process that dies stops the run with a one-line
+:class:`DiagnosticsError` (the fits stored before are kept; rerunning resumes).
 """
 
 from __future__ import annotations
@@ -195,16 +196,22 @@ def _execute(cfg, todo, workers, threads, store, summary, progress, console) -> 
 def _pool(cfg_data, todo, workers, threads, stored) -> None:
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
 
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
     try:
         futures = [pool.submit(run_fit, cfg_data, f.__dict__, s, threads) for f, s in todo]
         for fut in as_completed(futures):
             stored(fut.result())
-    except BaseException:
+    except BaseException as exc:
         procs = list(getattr(pool, "_processes", {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
         for p in procs:  # the pool's own workers, by their handles
             p.terminate()
+        if isinstance(exc, BrokenProcessPool):  # which fit killed it, the pool cannot tell
+            raise DiagnosticsError(
+                "a worker process died (killed, out of memory or crashed) while fitting; the "
+                "fits finished before are stored: run the same command again to resume, or "
+                "with --workers 1 to find the fit") from exc
         raise
     pool.shutdown(wait=True)

@@ -227,6 +227,48 @@ def test_failed_fits_are_stored_reported_and_retried(tmp_path):
     assert "cannot be answered" in text and "2 fit(s) failed" in text
 
 
+def test_a_dead_worker_stops_the_run_in_one_line_and_keeps_stored_fits(tmp_path):
+    """SIGKILL one of the pool's worker processes once a fit is stored: the run stops with a
+    one-line DiagnosticsError, the stored fits are unchanged, and rerunning completes the plan."""
+    import signal
+    import threading
+
+    import psutil
+
+    cfg, run_dir, out = _tiny(seeds=[0, 1, 2]), tmp_path / "run", {}
+
+    def run():
+        try:
+            out["summary"] = run_diagnostics(cfg, run_dir, workers=2, threads=1)
+        except Exception as exc:  # noqa: BLE001 - what the run raised is the result
+            out["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    stored, deadline = [], time.monotonic() + 300
+    while not stored and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+        try:
+            stored = load_fits(run_dir)
+        except (sqlite3.Error, OSError):
+            pass
+    workers = [c for c in psutil.Process().children()
+               if "spawn_main" in " ".join(c.cmdline())]
+    assert stored and workers, "no fit was stored while the pool ran"
+    workers[0].send_signal(signal.SIGKILL)
+    thread.join(300)
+    err = out.get("error")
+    assert isinstance(err, DiagnosticsError) and "worker process died" in str(err)
+    assert "\n" not in str(err)
+    after = {r["key"]: r for r in load_fits(run_dir)}
+    total = len(plan_fits(cfg, 3)) * len(cfg.seeds)
+    assert len(after) < total
+    for r in stored:
+        assert after[r["key"]]["test_error"] == r["test_error"]
+    summary = run_diagnostics(cfg, run_dir, workers=1, threads=1)
+    assert summary.already_done == len(after) and summary.counts == {"ok": total - len(after)}
+    assert sorted(r["status"] for r in load_fits(run_dir)) == ["ok"] * total
+
 # -- statistics and the report -----------------------------------------------------------------
 def test_t_interval_and_verdict_rule():
     m, lo, hi, n = t_interval([1.0, 2.0, 3.0])
