@@ -227,6 +227,14 @@ def test_failed_fits_are_stored_reported_and_retried(tmp_path):
     assert "cannot be answered" in text and "2 fit(s) failed" in text
 
 
+def _is_pool_worker(proc) -> bool:
+    import psutil
+
+    try:
+        return "spawn_main" in " ".join(proc.cmdline())
+    except psutil.Error:  # exited meanwhile
+        return False
+
 def test_a_dead_worker_stops_the_run_in_one_line_and_keeps_stored_fits(tmp_path):
     """SIGKILL one of the pool's worker processes once a fit is stored: the run stops with a
     one-line DiagnosticsError, the stored fits are unchanged, and rerunning completes the plan."""
@@ -243,6 +251,8 @@ def test_a_dead_worker_stops_the_run_in_one_line_and_keeps_stored_fits(tmp_path)
         except Exception as exc:  # noqa: BLE001 - what the run raised is the result
             out["error"] = exc
 
+    me = psutil.Process()
+    older = {c.pid for c in me.children()}  # processes other tests may have left
     thread = threading.Thread(target=run)
     thread.start()
     stored, deadline = [], time.monotonic() + 300
@@ -252,8 +262,7 @@ def test_a_dead_worker_stops_the_run_in_one_line_and_keeps_stored_fits(tmp_path)
             stored = load_fits(run_dir)
         except (sqlite3.Error, OSError):
             pass
-    workers = [c for c in psutil.Process().children()
-               if "spawn_main" in " ".join(c.cmdline())]
+    workers = [c for c in me.children() if c.pid not in older and _is_pool_worker(c)]
     assert stored and workers, "no fit was stored while the pool ran"
     workers[0].send_signal(signal.SIGKILL)
     thread.join(300)
