@@ -147,7 +147,8 @@ def kernel_matvec(kern, X, Z, v, *, dtype=np.float64) -> np.ndarray:
     buf = np.empty((min(step, X.shape[0]), Z.shape[0]), dtype=dtype)
     vt = torch.tensor(v, dtype=_torch_dtype(dtype))  # a copy: v may be read-only
     for i in range(0, X.shape[0], step):
-        blk = kern(X[i:i + step], Z, dtype=dtype, out=buf[:len(X[i:i + step])])
+        rows = X[i:i + step]
+        blk = kern(rows, Z, dtype=dtype, out=buf[:len(rows)])
         out[i:i + step] = torch.from_numpy(blk) @ vt  # torch's BLAS, as the build: one runtime
     return out.numpy()
 
