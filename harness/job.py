@@ -8,7 +8,9 @@ Data (DESIGN.md, "Definitions"):
 * the test set is drawn once per (task instance, d, seed) with ``default_rng([seed, 2])``: inputs
   from the task's law and *noiseless* labels y* = ``task.target(X_test)``.
 
-Test error = mean((f(X_test) - y*)^2) / Var(y*), Var over the test set: 1.0 = predicting the mean.
+Test error = mean((f(X_test) - y*)^2) / Var(y*), with Var(y*) the task's EXACT variance
+(``task.target_variance``, 1 after its exact normalisation), not the empirical variance of the test
+labels (heavy-tailed targets make that a noisy denominator): 1.0 = predicting the mean.
 
 Measurements: wall and CPU seconds of ``fit`` (tuning included) and of ``predict``; peak resident
 memory of the process during the job (Linux: VmHWM, reset before the job through
@@ -60,9 +62,9 @@ def draw_training_set(task: Any, seed: int, n: int) -> tuple[np.ndarray, np.ndar
     return task.sample(n, np.random.default_rng([int(seed), 1]))
 
 
-def normalised_mse(pred: np.ndarray, y_true: np.ndarray) -> float:
-    """mean((pred - y)^2) / Var(y); Var is the population variance of y."""
-    var = float(np.var(y_true))
+def normalised_mse(pred: np.ndarray, y_true: np.ndarray, variance: float | None = None) -> float:
+    """mean((pred - y)^2) / variance; without ``variance``, the empirical variance of y."""
+    var = float(np.var(y_true)) if variance is None else float(variance)
     return float(np.mean((np.asarray(pred, dtype=np.float64).ravel() - y_true) ** 2) / var)
 
 
@@ -173,6 +175,7 @@ def _fit_and_score(job: Job, ctx: JobContext, started: str, extra: dict[str, Any
     info = task.info()
     extra.update(task_info=info, hierarchy_index=info.get("hierarchy_index"),
                  top_share=info.get("top_share"))
+    variance = float(getattr(task, "target_variance", 1.0))
     X_test, y_test = draw_test_set(task, job.seed, job.n_test)
     X, y = draw_training_set(task, job.seed, job.n)
     est = set_random_state(make_learner(job.learner, **job.learner_params), job.seed)
@@ -195,8 +198,9 @@ def _fit_and_score(job: Job, ctx: JobContext, started: str, extra: dict[str, Any
         return base_record(job, "failed", reason=reason, started_at=started,
                            finished_at=now_iso(), **timing, **extra)
     return base_record(
-        job, "ok", test_error=normalised_mse(pred, y_test),
-        train_error=normalised_mse(train_pred, y) if np.all(np.isfinite(train_pred)) else None,
+        job, "ok", test_error=normalised_mse(pred, y_test, variance),
+        train_error=(normalised_mse(train_pred, y, variance)
+                     if np.all(np.isfinite(train_pred)) else None),
         started_at=started, finished_at=now_iso(), **timing, **extra,
     )
 

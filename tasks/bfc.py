@@ -10,81 +10,111 @@ Levels l = 0..L with features F_l (F_0 = u, the input level, d features; F_l, l 
     level l >= 2:  F_l = std( sigma( sum_{j in J_l} W_{l,j} F_j ) )    W_{l,j}: k x dim(F_j)
     output:        y   = std( sum_{l=1}^L alpha_l Sum(F_l) ),   Sum(F_l) = sum_i F_{l,i}
 
-std(.) standardises each feature to mean 0 and variance 1.  Level 1 is standardised exactly
-(E[u_j^2] = 1, Var[u_j^2] = 2, so F_{1,i} = (w_i . sigma(u) - sum_j w_ij) / sqrt(2 ||w_i||^2));
-higher levels, the alphas and the output use constants computed once from a reference: exactly,
-from a tensor Gauss-Hermite grid with 2^L + 1 nodes per axis, when that grid has at most
-``MAX_GRID`` = 10^5 points (d <= 7 at L = 2, d <= 5 at L = 3, d <= 4 at L = 4; every moment needed
-then has degree <= 2^(L+1) per variable and is integrated exactly), and otherwise from ``n_ref``
-Monte Carlo inputs drawn from the seed.  Weights are random signs times magnitudes uniform in
-[0.5, 1.5] (W_{l,j} scaled by 1 / sqrt(|J_l| dim(F_j) 13/12), so every block feeds O(1)
-variance to level l).
+std(.) centres and scales each feature (and the output) to mean 0 and variance 1 with their EXACT
+population moments.  Weights are random signs times magnitudes uniform in [0.5, 1.5] (W_{l,j}
+scaled by 1 / sqrt(|J_l| dim(F_j) 13/12), so every block feeds O(1) variance to level l).
 Each F_{1,i} = x^T A_i x - tr(A_i) with A_i = R^T diag(w_i) R / sqrt(2 ||w_i||^2) of full rank d
 (no w_ij is near 0): level 1 is k full-rank quadratic forms, not a function of a k-dimensional
 projection of x.  Level l has degree 2^l in x (J_l always contains l - 1).
 
-Variance shares
----------------
-Levels are correlated, so level l's share is what it adds beyond the levels below: the increase in
-R^2 when F_l joins a least-squares fit of y on (1, F_1, ..., F_{l-1}).  With Q_l the projection on
-span(1, F_1..F_l) minus span(1, F_1..F_{l-1}) (on the reference sample), share_l is proportional to
-||Q_l sum_{m >= l} alpha_m Sum(F_m)||^2, which is triangular in alpha: alpha_L = 1 and then, from
-the top down, alpha_l solves a scalar quadratic, so the shares equal the requested ones exactly on
-the reference sample.  If no real root exists (the higher levels already add more to level l than
-requested), alpha_l minimises the gap and ``feasible`` is False; ``level_shares()`` always returns
-the shares actually achieved (exact population values under quadrature calibration).  Default
-shares are geometric: share_l ~ gap^(2(l-1)).
-``fixed_alpha=True`` uses the paper's alpha_l = gap^(l-1) instead and reports the shares it yields
-(they vary a lot between teachers).  ``info()`` adds alpha, feasibility, the calibration used
-and ``share_se``, the batch-means standard error of the shares on the reference sample (0 when
-exact).
+Exact energies by Hermite degree
+--------------------------------
+Every feature is held as a sparse polynomial in the Hermite basis of u
+(:mod:`tasks.hermite_algebra`): F_{1,i} = sum_j w_ij He_2(u_j) / sqrt(2 ||w_i||^2); the
+pre-activation of level l is a linear combination of lower features; squaring uses
+He_a He_b = sum_k C(a,k) C(b,k) k! He_{a+b-2k}.  A level-l monomial involves at most 2^(l-1)
+coordinates; E[F] = constant coefficient and E_m(F) = sum_{|alpha| = m} c_alpha^2 alpha!, so
+means, variances and the energy of y at every degree m = 0..2^L are exact (round-off only).
+Cost: one expansion of the T(T+1)/2 monomial pairs of each level's pre-activation (T ~ 2 d^2 at
+level 3; about 1 s at d = 24, 3 s at d = 32); calibrations are cached per (d, seed, params).
+
+Degree bands, calibration and shares
+------------------------------------
+Level l has degree 2^l, so band l = Hermite degrees (2^(l-1), 2^l] (band 1 = degrees <= 2) is
+reached by levels >= l only.  q_low = 2^(L-1) is the degree the lower levels reach, and
+E_top = energy of y above degree q_low = band L: no polynomial of degree <= q_low explains it.
+``level_shares()[l]`` is the energy of y in band l (sums to 1; the last one is E_top =
+``top_share()``).  The requested shares (default geometric, share_l ~ gap^(2(l-1))) are matched
+EXACTLY in these bands: with S_l = Sum(F_l) and G_b[l, m] = <P_b S_l, P_b S_m> (P_b the projection
+on band b), the band-l energy is alpha^T G_l alpha, triangular in alpha (G_l vanishes on levels
+< l), so with alpha_L = 1 each alpha_l solves a scalar quadratic from the top down.  If no real root
+exists (the higher levels already put more energy in band l than requested; at gap 0.7 this happens
+only for L >= 4 at some d) alpha_l minimises the gap, ``feasible`` is False and ``level_shares()``
+reports what was achieved.  This replaces an earlier calibration on R^2 increments of the level
+features, which is not the energy above q_low: squaring puts much of the top level's variance at
+low degree (at L = 2, d = 8, gap 0.7 a cubic fit reached the old relative eps).
+``fixed_alpha=True`` uses the paper's alpha_l = gap^(l-1) and reports the band shares it yields.
+The class is the paper's (compositions of quadratic layers with skip connections, a top-down
+information gap); only the choice of alpha and the exact normalisation are ours.
+
+Monte Carlo fallback
+--------------------
+When a level's expansion would exceed ``MAX_PAIRS`` monomial pairs (L = 3 beyond d ~ 34, L = 4
+beyond tiny d) or the packed monomials do not fit 63 bits, the constants come from ``n_ref``
+reference inputs and the band Gram matrices from the unbiased Mehler estimator of
+:mod:`tasks.energy_mc`; ``info()["energy_method"]`` is then "monte_carlo" and ``top_share_se``
+its standard error.
 
 Heavy tails: level l is a degree-2^l polynomial built from squares of squares; the kurtosis of y
-is in the tens to hundreds at L = 3, d = 8, and larger at L = 4.  Monte Carlo estimates of
-variances and shares on finite samples are correspondingly noisy: at d = 8, L = 3 the top share
-measured on 10^5 fresh samples is typically within a factor 2 of the calibrated one, at L = 4
-only within an order of magnitude; at d = 32-64, L = 3 usually within about 10%.  Larger d
-(more averaging in level 1) and larger ``n_ref`` help; the class itself (sigma(z) = z^2, no
-truncation) is the paper's.  Most of the variance of a level sits well below its top degree
-(squaring a Gaussian polynomial puts much of its energy at lower Hermite degrees): at d = 4,
-L = 3 the degree-8 Hermite component of y carries ~0.1% of its variance.
+is in the tens at L = 3.  This is why the exact route matters (Monte Carlo shares were off by a
+factor ~2 between teachers at d = 6, L = 3) and why the test set must be large
+(``recommended_n_test``; docs/tasks.md).
 
 Parameters
 ----------
 d, L = 3 (depth, >= 2), k = 4 (width, >= 1), gap = 0.5 (in (0, 1)), shares = None (L positive
 numbers, rescaled to sum 1; overrides gap), connections = None (list of L - 1 lists: J_2..J_L,
 each a subset of {0..l-1} containing l - 1; default J_l = {0, l - 1}), fixed_alpha = False,
-n_ref = 32768 (reference sample size, >= 1000), noise = 0.
+n_ref = 32768 (Monte Carlo reference size, >= 1000; unused when exact), noise = 0.
 
 Simplifications of the paper: the paper's level 1 is sigma(x) itself (d features) and its target
 starts mixing at the next level; here level 1 is already k mixed quadratic forms, so our depth L is
-the paper's L - 1.  Random weights replace the paper's well-conditioning assumptions; features are
-standardised empirically; alphas are calibrated to variance shares instead of fixed; no truncation.
+the paper's L - 1.  Random weights replace the paper's well-conditioning assumptions; alphas are
+calibrated to band energies instead of fixed; no truncation.
 
 Theory: the target has degree 2^L in x.  Rotation-invariant kernels (and the NTK) need n ~ d^m
 samples to fit the degree-m component of a target (Ghorbani, Mei, Misiakiewicz & Montanari, Ann.
-Stat. 2021), so the non-hierarchical exponent is 2^L, the top degree; Allen-Zhu & Li prove the
-corresponding d^omega(1) lower bound for kernels/NTK on this class as the depth grows (their kernel
-lower bound theorem).  Their SGD upper bound for deep nets is poly(d) with no explicit exponent,
-and no efficient layerwise algorithm is known, so no exponent is given for those families.
+Stat. 2021), so the non-hierarchical exponent is 2^L, the top degree; reaching eps = value x E_top
+needs at least the degree q_low + 1 part, C(d + q_low + 1, q_low + 1) features.  Allen-Zhu & Li
+prove the d^omega(1) lower bound for kernels/NTK on this class as the depth grows.  Their SGD bound
+for deep nets is poly(d) with no explicit exponent: nothing for those families.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+import functools
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
-from tasks.base import Task, reference_rng
-from tasks.diagnostics import gauss_hermite_grid, incremental_r2_se
+from tasks.base import EnergyMethod, Task, is_int, reference_rng
+from tasks.energy_mc import mehler_gram
 from tasks.hermite import random_rotation
+from tasks.hermite_algebra import Codec, PolyVec
 
-#: largest Gauss-Hermite grid used for exact calibration (points)
-MAX_GRID = 100_000
+#: largest number of monomial pairs one exact level expansion may have
+MAX_PAIRS = 3_000_000
+
+
+@dataclass(frozen=True)
+class _Calibration:
+    """What the expensive part of construction computes (cached)."""
+
+    mu: dict[int, np.ndarray]
+    sd: dict[int, np.ndarray]
+    alpha: np.ndarray
+    feasible: bool
+    out_mean: float
+    out_sd: float
+    energy: np.ndarray  # (2^L + 1,) energy of the normalised y per degree
+    method: EnergyMethod
+    top_se: float
+    low_poly: PolyVec | None  # P_{<= q_low} of the normalised y (exact route), for diagnostics
 
 
 class BFCTask(Task):
-    """DenseNet-like composition of quadratic layers with calibrated per-level variance shares."""
+    """DenseNet-like composition of quadratic layers, alphas calibrated to exact band energies."""
 
     name: ClassVar[str] = "bfc"
     index_param: ClassVar[str | None] = "L"
@@ -100,7 +130,25 @@ class BFCTask(Task):
         self.connections = _validate_connections(connections, self.L)
         self.requested_shares = _requested_shares(shares, self.gap, self.L)
         self._draw_weights(reference_rng(self.seed, 0))
-        self._calibrate()
+        cal = _calibrate_cached(self.d, self.seed, self.L, self.k, self.gap,
+                                tuple(self.requested_shares),
+                                tuple(tuple(J) for J in self.connections), self.fixed_alpha,
+                                self.n_ref)
+        self._mu, self._sd = cal.mu, cal.sd
+        self.alpha, self.feasible = cal.alpha, cal.feasible
+        self._out_mean, self._out_sd = cal.out_mean, cal.out_sd
+        self._energy, self._method, self._top_se = cal.energy, cal.method, cal.top_se
+        self._low_poly = cal.low_poly
+        self.exact = cal.method is EnergyMethod.EXACT
+
+    @classmethod
+    def check_params(cls, d: int, params: dict[str, Any]) -> None:
+        super().check_params(d, params)
+        L = params.get("L", 3)
+        _validate_scalars(L, params.get("k", 4), params.get("gap", 0.5),
+                          params.get("n_ref", 32768))
+        _validate_connections(params.get("connections"), int(L))
+        _requested_shares(params.get("shares"), float(params.get("gap", 0.5)), int(L))
 
     # -- construction ------------------------------------------------------------------------
     def _draw_weights(self, rng: np.random.Generator) -> None:
@@ -119,39 +167,6 @@ class BFCTask(Task):
                 scale = np.sqrt(len(J) * dim * 13.0 / 12.0)
                 self.W[l][j] = _signed_uniform(rng, (k, dim)) / scale
 
-    def _reference(self) -> tuple[np.ndarray, np.ndarray]:
-        """Reference inputs u (n, d) and weights (n,), summing to 1.
-
-        A tensor Gauss-Hermite grid with 2^L + 1 nodes per axis when it has at most
-        ``MAX_GRID`` points (then every moment used below, of degree <= 2^(L+1) per variable, is
-        exact); otherwise ``n_ref`` Monte Carlo draws of u = R x ~ N(0, I_d) from the seed.
-        """
-        n_nodes = 2**self.L + 1
-        if n_nodes**self.d <= MAX_GRID:
-            return gauss_hermite_grid(self.d, n_nodes)
-        U = reference_rng(self.seed, 1).standard_normal((self.n_ref, self.d))
-        return U, np.full(self.n_ref, 1.0 / self.n_ref)
-
-    def _calibrate(self) -> None:
-        """Feature standardisation, alphas and output normalisation from the reference."""
-        U, w = self._reference()
-        self.exact = w.shape[0] != self.n_ref or not np.all(w == w[0])
-        self._mu, self._sd = {}, {}
-        feats = self._features(U, weights=w)
-        S = np.column_stack([F.sum(axis=1) for F in feats])  # (n, L) level sums
-        T = _increment_coordinates(feats, S, w)
-        if self.fixed_alpha:
-            self.alpha = self.gap ** np.arange(self.L)
-            self.feasible = True
-        else:
-            self.alpha, self.feasible = _solve_alpha(T, self.requested_shares)
-        v = np.array([np.sum((Tl @ self.alpha) ** 2) for Tl in T])
-        self._shares = v / v.sum()
-        out = S @ self.alpha
-        self._out_mean = float(w @ out)
-        self._out_sd = float(np.sqrt(w @ (out - self._out_mean) ** 2))
-        self.share_se = np.zeros(self.L) if self.exact else incremental_r2_se(feats, out)[1]
-
     def _features(self, U: np.ndarray, weights: np.ndarray | None = None) -> list[np.ndarray]:
         """[F_1, ..., F_L] from rotated inputs U (n, d); with weights, estimate the constants."""
         levels = {0: U, 1: ((U**2) @ self.W1.T - self._mu1) / self._sd1}
@@ -163,6 +178,71 @@ class BFCTask(Task):
                 self._sd[l] = np.sqrt(weights @ (s - self._mu[l]) ** 2)
             levels[l] = (s - self._mu[l]) / self._sd[l]
         return [levels[l] for l in range(1, self.L + 1)]
+
+    def _level_polys(self, codec: Codec) -> list[PolyVec] | None:
+        """Exact Hermite expansions of [F_1..F_L] (sets _mu, _sd); None if over MAX_PAIRS."""
+        d = self.d
+        lev = {0: PolyVec.from_terms(codec, codec.univariate(np.arange(d), np.ones(d, int)),
+                                     np.eye(d)),
+               1: PolyVec.from_terms(codec, codec.univariate(np.arange(d), np.full(d, 2)),
+                                     self.W1 / self._sd1[:, None])}
+        for l in range(2, self.L + 1):
+            keys = np.unique(np.concatenate([lev[j].keys for j in self.W[l]]))
+            if keys.size * (keys.size + 1) // 2 > MAX_PAIRS:
+                return None
+            z = PolyVec(codec, keys, sum(W @ lev[j].aligned(keys) for j, W in self.W[l].items()))
+            sq = z.squares()
+            self._mu[l], self._sd[l] = sq.mean(), np.sqrt(sq.variance())
+            coef = sq.coef.copy()
+            coef[:, sq.keys == 0] = 0.0
+            lev[l] = PolyVec(codec, sq.keys, coef / self._sd[l][:, None])
+        return [lev[l] for l in range(1, self.L + 1)]
+
+    def _calibrate(self) -> _Calibration:
+        """Constants, alphas and energies: exact Hermite algebra, else Monte Carlo."""
+        self._mu, self._sd = {}, {}
+        codec = Codec(self.d, 2**self.L, 2 ** (self.L - 1))
+        polys = self._level_polys(codec) if codec.fits() else None
+        if polys is not None:
+            sums = PolyVec.stack([p.combine(np.ones((1, self.k))) for p in polys])
+            G = sums.gram_by_degree(2**self.L)  # (2^L + 1, L, L)
+            method = EnergyMethod.EXACT
+        else:
+            U = reference_rng(self.seed, 1).standard_normal((self.n_ref, self.d))
+            self._features(U, weights=np.full(self.n_ref, 1.0 / self.n_ref))
+
+            def level_sums(X: np.ndarray) -> np.ndarray:
+                return np.column_stack([F.sum(axis=1) for F in self._features(X)])
+
+            G, G_samples = mehler_gram(level_sums, self.d, 2**self.L, self.n_ref,
+                                       reference_rng(self.seed, 2))
+            method = EnergyMethod.MONTE_CARLO
+        bands = [_band_gram(G, l, self.L) for l in range(1, self.L + 1)]
+        if self.fixed_alpha:
+            alpha, feasible = self.gap ** np.arange(self.L), True
+        else:
+            alpha, feasible = _solve_alpha(bands, self.requested_shares)
+        raw = np.einsum("l,mlk,k->m", alpha, G, alpha)
+        var = float(raw[1:].sum())
+        energy = raw / var
+        energy[0] = 0.0
+        top_se = 0.0
+        low = None
+        if method is EnergyMethod.MONTE_CARLO:
+            q = 2 ** (self.L - 1)
+            per = np.einsum("l,nmlk,k->nm", alpha, G_samples, alpha)  # (n, degree)
+            top, tot = per[:, q + 1:].sum(axis=1), per[:, 1:].sum(axis=1)
+            top_se = float(np.std(top - energy[q + 1:].sum() * tot, ddof=1)
+                           / np.sqrt(len(top)) / var)
+        else:
+            y = sums.combine(alpha[None, :] / np.sqrt(var))
+            keep = y.degrees() <= 2 ** (self.L - 1)
+            low = PolyVec(codec, y.keys[keep], y.coef[:, keep])
+        return _Calibration(mu=dict(self._mu), sd=dict(self._sd), alpha=alpha, feasible=feasible,
+                            out_mean=0.0 if method is EnergyMethod.EXACT else
+                            float(np.mean(level_sums(U) @ alpha)),
+                            out_sd=float(np.sqrt(var)), energy=energy, method=method,
+                            top_se=top_se, low_poly=low)
 
     # -- Task interface ----------------------------------------------------------------------
     def _draw_inputs(self, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -182,11 +262,36 @@ class BFCTask(Task):
         return (S @ self.alpha - self._out_mean) / self._out_sd
 
     def level_shares(self) -> list[float]:
-        return [float(s) for s in self._shares]
+        """Energy of y in band l = Hermite degrees (2^(l-1), 2^l] (band 1: degrees <= 2)."""
+        return [float(self._energy[_band_slice(l, self.L)].sum()) for l in range(1, self.L + 1)]
 
     def level_degrees(self) -> list[int]:
         """Degree of each level in x: 2^l (J_l always contains l - 1)."""
         return [2**l for l in range(1, self.L + 1)]
+
+    @property
+    def q_low(self) -> int:
+        return 2 ** (self.L - 1)
+
+    @property
+    def degree(self) -> int:
+        return 2**self.L
+
+    def energy_by_degree(self) -> np.ndarray:
+        return self._energy.copy()
+
+    @property
+    def energy_method(self) -> EnergyMethod:
+        return self._method
+
+    @property
+    def top_share_se(self) -> float:
+        return self._top_se
+
+    def top_residual(self, X: np.ndarray) -> np.ndarray:
+        if self._low_poly is None:
+            raise NotImplementedError("bfc: the degree-q_low projection is only held when exact")
+        return self.target(X) - self._low_poly.evaluate(self.rotate(X))[:, 0]
 
     def level1_forms(self) -> np.ndarray:
         """Matrices A_i (k, d, d) with F_{1,i}(x) = x^T A_i x - tr(A_i): the level-1 forms."""
@@ -202,8 +307,6 @@ class BFCTask(Task):
     def info(self) -> dict:
         out = super().info()
         out.update(alpha=[float(a) for a in self.alpha], feasible=self.feasible,
-                   calibration="quadrature" if self.exact else "monte_carlo",
-                   share_se=[float(s) for s in self.share_se],
                    requested_shares=[float(s) for s in self.requested_shares])
         return out
 
@@ -212,22 +315,25 @@ class BFCTask(Task):
                 f"k={self.k}, gap={self.gap})")
 
 
-def _increment_coordinates(feats: list[np.ndarray], S: np.ndarray,
-                           w: np.ndarray) -> list[np.ndarray]:
-    """Per level l, the coordinates (k_l, L) of Q_l S in an orthonormal basis of the increment.
+@functools.lru_cache(maxsize=64)
+def _calibrate_cached(d, seed, L, k, gap, shares, connections, fixed_alpha, n_ref) -> _Calibration:
+    """Calibration of one teacher; deterministic in its arguments, so cached per process."""
+    task = BFCTask.__new__(BFCTask)
+    Task.__init__(task, d, seed=seed)
+    task.L, task.k, task.gap, task.fixed_alpha, task.n_ref = L, k, gap, fixed_alpha, n_ref
+    task.connections = [list(J) for J in connections]
+    task.requested_shares = np.asarray(shares)
+    task._draw_weights(reference_rng(seed, 0))
+    return task._calibrate()
 
-    Inner products are <f, g> = sum_i w_i f_i g_i.  With M = [1, F_1, ..., F_L] and G = M^T W M =
-    Rt Rt^T (Cholesky), the columns of M Rt^-T are orthonormal and the coordinates of S in them
-    are Rt^-1 M^T W S, so no tall QR is needed.  Rows are grouped per level.
-    """
-    n = S.shape[0]
-    M = np.hstack([np.ones((n, 1))] + feats)
-    Mw = M * w[:, None]
-    G = Mw.T @ M
-    Rt = np.linalg.cholesky(G + 1e-12 * np.trace(G) / len(G) * np.eye(len(G)))
-    C = np.linalg.solve(Rt, Mw.T @ S)
-    bounds = np.cumsum([1] + [F.shape[1] for F in feats])
-    return [C[bounds[i]:bounds[i + 1]] for i in range(len(feats))]
+
+def _band_slice(l: int, L: int) -> slice:
+    """Hermite degrees of band l: (2^(l-1), 2^l], band 1 = 0..2."""
+    return slice(0 if l == 1 else 2 ** (l - 1) + 1, 2**l + 1)
+
+
+def _band_gram(G: np.ndarray, l: int, L: int) -> np.ndarray:
+    return G[_band_slice(l, L)].sum(axis=0)
 
 
 def _signed_uniform(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
@@ -236,20 +342,20 @@ def _signed_uniform(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndar
     return rng.choice([-1.0, 1.0], size=shape) * rng.uniform(0.5, 1.5, size=shape)
 
 
-def _solve_alpha(T: list[np.ndarray], shares: np.ndarray) -> tuple[np.ndarray, bool]:
-    """alpha with ||T_l alpha||^2 proportional to shares_l, solved from the top level down.
+def _solve_alpha(bands: list[np.ndarray], shares: np.ndarray) -> tuple[np.ndarray, bool]:
+    """alpha with alpha^T G_l alpha proportional to shares_l, solved from the top level down.
 
-    T_l (k_l, L) has zero columns m < l (Sum(F_m) lies in the span of the lower levels), so
-    ||T_l alpha||^2 = A a^2 + 2 B a + C in a = alpha_l once alpha_{>l} is fixed.
+    G_l (L, L) vanishes on levels m < l (their degree is below band l), so with alpha_{>l} fixed
+    alpha^T G_l alpha = A a^2 + 2 B a + C in a = alpha_l.
     """
-    L = len(T)
+    L = len(bands)
     alpha = np.zeros(L)
     alpha[-1] = 1.0
-    top = np.sum(T[-1][:, -1] ** 2)
+    top = bands[-1][-1, -1]
     feasible = True
     for l in range(L - 2, -1, -1):
-        t, r = T[l][:, l], T[l][:, l + 1:] @ alpha[l + 1:]
-        A, B, C = t @ t, t @ r, r @ r
+        G, rest = bands[l], alpha[l + 1:]
+        A, B, C = G[l, l], G[l, l + 1:] @ rest, rest @ G[l + 1:, l + 1:] @ rest
         want = top * shares[l] / shares[-1]
         disc = B * B - A * (C - want)
         if disc < 0:
@@ -265,23 +371,23 @@ def _requested_shares(shares: list[float] | None, gap: float, L: int) -> np.ndar
     else:
         s = np.asarray(shares, dtype=np.float64)
         if s.shape != (L,) or not np.all(np.isfinite(s)) or np.any(s <= 0):
-            raise ValueError(f"bfc: shares must be {L} positive numbers, got {shares!r}")
+            raise ValueError(f"task 'bfc': parameter 'shares' = {shares!r} is out of range; "
+                             f"allowed: {L} positive numbers")
     return s / s.sum()
 
 
 def _validate_scalars(L, k, gap, n_ref) -> None:
     """One-line ValueErrors naming the offending parameter."""
-    def is_int(v):
-        return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-
     if not is_int(L) or L < 2:
-        raise ValueError(f"bfc: L must be an integer >= 2, got {L!r}")
+        raise ValueError(f"task 'bfc': parameter 'L' = {L!r} is out of range; allowed: an int >= 2")
     if not is_int(k) or k < 1:
-        raise ValueError(f"bfc: k must be an integer >= 1, got {k!r}")
-    if not 0.0 < float(gap) < 1.0:
-        raise ValueError(f"bfc: gap must be in (0, 1), got {gap!r}")
+        raise ValueError(f"task 'bfc': parameter 'k' = {k!r} is out of range; allowed: an int >= 1")
+    if isinstance(gap, bool) or not isinstance(gap, (int, float)) or not 0.0 < gap < 1.0:
+        raise ValueError(f"task 'bfc': parameter 'gap' = {gap!r} is out of range; "
+                         "allowed: a number in (0, 1)")
     if not is_int(n_ref) or n_ref < 1000:
-        raise ValueError(f"bfc: n_ref must be an integer >= 1000, got {n_ref!r}")
+        raise ValueError(f"task 'bfc': parameter 'n_ref' = {n_ref!r} is out of range; "
+                         "allowed: an int >= 1000")
 
 
 def _validate_connections(connections, L: int) -> list[list[int]]:
@@ -289,8 +395,8 @@ def _validate_connections(connections, L: int) -> list[list[int]]:
     if connections is None:
         return [sorted({0, l - 1}) for l in range(2, L + 1)]
     if not isinstance(connections, (list, tuple)) or len(connections) != L - 1:
-        raise ValueError(f"bfc: connections must be a list of L-1={L - 1} lists, "
-                         f"got {connections!r}")
+        raise ValueError(f"task 'bfc': parameter 'connections' = {connections!r} is out of range; "
+                         f"allowed: a list of L-1={L - 1} lists")
     out = []
     for l, J in enumerate(connections, start=2):
         try:
@@ -298,7 +404,7 @@ def _validate_connections(connections, L: int) -> list[list[int]]:
         except (TypeError, ValueError):
             Js = []
         if l - 1 not in Js or Js[0] < 0 or Js[-1] > l - 1:
-            raise ValueError(f"bfc: connections for level {l} must be a subset of 0..{l - 1} "
-                             f"containing {l - 1}, got {J!r}")
+            raise ValueError(f"task 'bfc': parameter 'connections' = {connections!r} is out of "
+                             f"range; allowed: J_{l} a subset of 0..{l - 1} containing {l - 1}")
         out.append(Js)
     return out

@@ -19,20 +19,30 @@ before normalisation, over m = ``width`` directions (default m = d, p depends on
 A (the setting of Nichani, Damian & Lee, NeurIPS 2023); with A = R^T diag(mu) R this is the hermite
 form with lambda = mu / ||mu||, which is how it is evaluated.
 
-Default link: g(t) = cos(theta) h_1(t) + sin(theta) h_q(t), with theta solved (exactly, from the
-moments) so that the linear-in-p part of h carries ``low_share`` of the variance.  A user link is
-given as ``g_coef = [a_1, ..., a_q]`` (Hermite coefficients in t; a_1 != 0 recommended, the paper
-needs E[g'(z)] != 0 for the three-layer net to find p).
+Energies by Hermite degree (exact): p and its powers are sparse Hermite polynomials of u
+(:mod:`tasks.hermite_algebra`; p^j involves at most j coordinates), so the energy of h at every
+degree 0..k q is exact.  q_low = k (the degree of the lower level p) and E_top = the energy of h
+above degree k, which no polynomial of degree <= k (p itself included) explains.
 
-Levels: level 1 = p(x) (one feature), share = Corr(h, p)^2 (what a least-squares fit on p explains);
-level 2 = h(x) itself, share = 1 - Corr(h, p)^2 (the variance not linear in p).
+Default link: g(t) = cos(theta) h_1(t) + sin(theta) h_q(t), with theta solved (exactly, from the
+energies) so that the energy of h at degrees <= k is ``low_share``, i.e. E_top = 1 - low_share.
+h_1(p) = p lies entirely at degree k, so E_top(theta) = sin^2(theta) E_{>k}(h_q(p)) / Var g(p);
+its largest value over theta, roughly 1 - O(1/d) (h_q(p) puts O(sum lambda_i^4) at degree <= k),
+bounds what can be requested; above it theta maximises E_top and ``feasible`` is False.  (This
+replaces an earlier calibration on Corr(h, p)^2, which is not the energy above degree k: part of
+h_q(p) lies at degree <= k.)  A user link is given as ``g_coef = [a_1, ..., a_q]`` (Hermite
+coefficients in t; a_1 != 0 recommended, the paper needs E[g'(z)] != 0 for the three-layer net to
+find p).
+
+Levels: level 1 = p(x) (one feature), share = energy of h at degrees <= k; level 2 = h(x) itself,
+share = E_top (energy above degree k).
 
 Parameters
 ----------
 d, k = 2 (degree of p, >= 1), q = 2 (degree of g, >= 2), degree = None (k q; an alternative to
 q, and the family's index parameter: sweep ``degree`` at fixed k so that the report groups the
 configurations into one family), width = None (m, default d), p_kind = "hermite",
-low_share = 0.5 (in (0, 1)), g_coef = None, noise = 0.
+low_share = 0.5 (energy at degrees <= k, in (0, 1)), g_coef = None, noise = 0.
 
 Simplifications: the paper covers a broad class of degree-k polynomials p (approximately Gaussian,
 e.g. sums of many ridge functions); here p is a fixed-form sum of orthogonal ridge terms.
@@ -53,6 +63,7 @@ from scipy.optimize import brentq
 
 from tasks.base import Task, reference_rng
 from tasks.hermite import hermite_coefficients, hermite_norm, random_rotation
+from tasks.hermite_algebra import Codec, PolyVec
 
 
 class HierPolyTask(Task):
@@ -73,13 +84,19 @@ class HierPolyTask(Task):
         rng = reference_rng(self.seed, 0)
         self.R, self.lam = self._draw_inner(rng)
         self._p_moments = _sum_moments(self.lam, self.k, 2 * self.q + 1)
+        self._powers = self._power_polys()
+        self.feasible = True
         if g_coef is None:
             self.g_coef = self._solve_link(float(low_share))
         else:
             self.g_coef = np.asarray(g_coef, dtype=np.float64)
         self._poly = _hermite_to_monomial(self.g_coef)
         self._mean, self._sd, _ = self._exact_stats(self._poly)
-        self._share1 = self._linear_share(self._poly)
+        h = self._powers.combine(self._poly[None, :] / self._sd)
+        self._energy = h.energy_by_degree(self.degree)[0]
+        self._energy[0] = 0.0
+        keep = h.degrees() <= self.k
+        self._low_poly = PolyVec(h.codec, h.keys[keep], h.coef[:, keep])
 
     # -- construction ------------------------------------------------------------------------
     def _draw_inner(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -91,6 +108,21 @@ class HierPolyTask(Task):
         R = random_rotation(self.d, rng)[: self.width]
         lam = rng.choice([-1.0, 1.0], self.width) * rng.uniform(0.5, 1.5, self.width)
         return R, lam / np.linalg.norm(lam)
+
+    def _power_polys(self) -> PolyVec:
+        """1, p, p^2, ..., p^q as sparse Hermite polynomials of u = R x (rows of a PolyVec)."""
+        m = self.R.shape[0]
+        codec = Codec(m, self.k * self.q, self.q)
+        if not codec.fits():
+            raise ValueError(f"task 'hier_poly': parameter 'degree' = {self.k * self.q} is out of "
+                             f"range at width {m}; allowed: monomials packed in 63 bits")
+        p = PolyVec.from_terms(codec, codec.univariate(np.arange(m), np.full(m, self.k)),
+                               self.lam / math.sqrt(math.factorial(self.k)))
+        one = PolyVec(codec, np.zeros(1, dtype=np.int64), np.ones((1, 1)))
+        powers = [one, p]
+        for _ in range(2, self.q + 1):
+            powers.append(powers[-1].times(p))
+        return PolyVec.stack(powers)
 
     def _exact_stats(self, poly: np.ndarray) -> tuple[float, float, float]:
         """E[g(p)], sd[g(p)] and Cov(g(p), p) from the exact moments of p (E[p] = 0, Var[p] = 1)."""
@@ -107,19 +139,28 @@ class HierPolyTask(Task):
         return (cov / sd) ** 2
 
     def _solve_link(self, low_share: float) -> np.ndarray:
-        """a = cos(theta) e_1 + sin(theta) e_q with Corr(g(p), p)^2 = low_share."""
+        """a = cos(theta) e_1 + sin(theta) e_q with energy above degree k = 1 - low_share."""
         def coef(theta: float) -> np.ndarray:
             a = np.zeros(self.q)
             a[0], a[-1] = math.cos(theta), math.sin(theta)
             return a
 
-        def gap(theta: float) -> float:
-            return self._linear_share(_hermite_to_monomial(coef(theta))) - low_share
+        basis = np.zeros((2, self.q + 1))
+        basis[0], basis[1] = _hermite_to_monomial(coef(0.0)), _hermite_to_monomial(coef(np.pi / 2))
+        G = self._powers.combine(basis).gram_by_degree(self.degree)  # (degree + 1, 2, 2)
+        G_top, G_var = G[self.k + 1:].sum(axis=0), G[1:].sum(axis=0)
 
-        # share = 1 at theta = 0 and 0 at theta0, where cos + sin * Cov(h_q(p), p) = 0
-        cov_q = self._exact_stats(_hermite_to_monomial(coef(math.pi / 2)))[2]
-        theta0 = math.pi / 2 + math.atan(cov_q)
-        return coef(brentq(gap, 0.0, theta0, xtol=1e-14))
+        def top(theta: float) -> float:
+            v = np.array([math.cos(theta), math.sin(theta)])
+            return float(v @ G_top @ v / (v @ G_var @ v))
+
+        want = 1.0 - low_share  # top(0) = 0: p lies at degree k
+        grid = np.linspace(0.0, math.pi, 721)[1:-1]
+        best = float(grid[np.argmax([top(t) for t in grid])])
+        if top(best) <= want:
+            self.feasible = False
+            return coef(best)
+        return coef(brentq(lambda t: top(t) - want, 0.0, best, xtol=1e-15))
 
     # -- Task interface ----------------------------------------------------------------------
     def _draw_inputs(self, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -142,7 +183,37 @@ class HierPolyTask(Task):
         return [p[:, None], h[:, None]]
 
     def level_shares(self) -> list[float]:
-        return [self._share1, 1.0 - self._share1]
+        """[energy at degrees <= k, energy above degree k (E_top)]."""
+        top = float(self._energy[self.k + 1:].sum())
+        return [1.0 - top, top]
+
+    @property
+    def q_low(self) -> int:
+        return self.k
+
+    def energy_by_degree(self) -> np.ndarray:
+        return self._energy.copy()
+
+    def top_residual(self, X: np.ndarray) -> np.ndarray:
+        U = np.asarray(X, dtype=np.float64) @ self.R.T
+        return self.target(X) - self._low_poly.evaluate(U)[:, 0]
+
+    def linear_share(self) -> float:
+        """Corr(h, p)^2: what a least-squares fit on the feature p alone explains."""
+        return self._linear_share(self._poly)
+
+    @classmethod
+    def check_params(cls, d: int, params: dict) -> None:
+        super().check_params(d, params)
+        k = params.get("k", 2)
+        q = _resolve_q(k, params.get("q"), params.get("degree"))
+        _validate(d, k, q, params.get("width"), params.get("p_kind", "hermite"),
+                  params.get("low_share", 0.5), params.get("g_coef"))
+
+    def info(self) -> dict:
+        out = super().info()
+        out.update(feasible=self.feasible, linear_share=self.linear_share())
+        return out
 
     def level_degrees(self) -> list[int]:
         return [self.k, self.k * self.q]

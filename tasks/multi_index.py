@@ -15,6 +15,10 @@ exactly.  Coefficients are drawn with random signs and magnitudes in [0.5, 1.5],
 that ||a||^2 = low_share and ||b||^2 + ||c||^2 = 1 - low_share: the target has mean 0 and variance 1
 in closed form, and level 1 (the degree-2 part) has share ``low_share`` exactly.
 
+Energies by degree (exact): low_share at degree 2 and 1 - low_share at degree p (two levels);
+everything at degree p otherwise.  q_low = 2 for two levels, p - 1 for one homogeneous level
+(p = 2 or pure), so E_top = 1 - low_share, resp. 1.
+
 Non-degeneracy: E[grad^2 f] = U^T diag(sqrt(2) a) U has rank r because every a_i != 0 (the higher
 terms have zero expected Hessian), which is the assumption of the paper's two-layer guarantee.
 
@@ -45,7 +49,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from tasks.base import Task, reference_rng
+from tasks.base import Task, is_int, reference_rng
+from tasks.diagnostics import gauss_hermite_grid
 from tasks.hermite import hermite_table, random_orthonormal_rows
 
 
@@ -136,6 +141,42 @@ class MultiIndexTask(Task):
         """Polynomial degree (in x) of each level."""
         return [2, self.p] if self.two_level else [self.p]
 
+    @property
+    def q_low(self) -> int:
+        """2 (the degree-2 level) for two levels; p - 1 for a single homogeneous level."""
+        return 2 if self.two_level else self.p - 1
+
+    @property
+    def degree(self) -> int:
+        return self.p
+
+    def energy_by_degree(self) -> np.ndarray:
+        """Exact: every term is an orthonormal Hermite product of its level's degree."""
+        out = np.zeros(self.p + 1)
+        for deg, share in zip(self.level_degrees(), self.level_shares(), strict=True):
+            out[deg] += share
+        return out
+
+    def top_residual(self, X: np.ndarray) -> np.ndarray:
+        """The degree-p terms (the whole target for a single level)."""
+        if not self.two_level:
+            return self.target(X)
+        levels = np.array([lvl for lvl, _ in self._terms])
+        return self._term_values(X)[:, levels == 1] @ self.coef[levels == 1]
+
+    def residual_kurtosis(self, n: int = 0) -> float:
+        """Exact E[r^4] / E[r^2]^2 of the top residual: a Gauss-Hermite rule in the r coordinates
+        z = U x with 2p + 1 nodes per axis integrates r^4 (degree 4p) exactly."""
+        del n
+        Z, w = gauss_hermite_grid(self.r, 2 * self.p + 1)
+        res = self.top_residual(Z @ self.U)  # U has orthonormal rows: U (Z U)^T = Z^T
+        return float(w @ res**4 / (w @ res**2) ** 2)
+
+    @classmethod
+    def check_params(cls, d: int, params: dict) -> None:
+        super().check_params(d, params)
+        _validate(d, params.get("r", 2), params.get("p", 4), params.get("low_share", 0.5))
+
     def theory_exponents(self) -> dict[str, float]:
         # Damian, Lee & Soltanolkotabi 2022: kernels n ~ d^p; two-layer GD n ~ d^2 r + d r^p.
         if self.pure:
@@ -151,9 +192,13 @@ class MultiIndexTask(Task):
 
 def _validate(d: int, r: int, p: int, low_share: float) -> None:
     """One-line ValueErrors naming the offending parameter."""
-    if not isinstance(r, (int, np.integer)) or isinstance(r, bool) or not 1 <= r <= d:
-        raise ValueError(f"multi_index: r must be an integer in [1, d={d}], got {r!r}")
-    if not isinstance(p, (int, np.integer)) or isinstance(p, bool) or p < 2:
-        raise ValueError(f"multi_index: p must be an integer >= 2, got {p!r}")
-    if not 0.0 < float(low_share) < 1.0:
-        raise ValueError(f"multi_index: low_share must be in (0, 1), got {low_share!r}")
+    if not is_int(r) or not 1 <= r <= d:
+        raise ValueError(f"task 'multi_index': parameter 'r' = {r!r} is out of range; "
+                         f"allowed: an int in [1, d={d}]")
+    if not is_int(p) or p < 2:
+        raise ValueError(f"task 'multi_index': parameter 'p' = {p!r} is out of range; "
+                         "allowed: an int >= 2")
+    if isinstance(low_share, bool) or not isinstance(low_share, (int, float)) \
+            or not 0.0 < low_share < 1.0:
+        raise ValueError(f"task 'multi_index': parameter 'low_share' = {low_share!r} is out of "
+                         "range; allowed: a number in (0, 1)")

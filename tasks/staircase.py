@@ -13,6 +13,8 @@ for equal weights this is the paper's x1 + x1x2 + ... + x1...xD scaled by 1/sqrt
 
 Levels: level j is the j-th term chi_j (one feature), its share is w_j (the terms are orthogonal, so
 each adds exactly its own variance); for the parity there is one level of share 1.
+Energies by Walsh degree (exact): w_j at degree j.  q_low = D - 1 (the lower steps reach degree
+D - 1; for the parity nothing below D), so E_top = w_D (1/D by default; 1 for the parity).
 
 Parameters
 ----------
@@ -38,7 +40,9 @@ from typing import ClassVar
 
 import numpy as np
 
-from tasks.base import Task, reference_rng
+from tasks.base import Task, is_int, reference_rng
+
+KINDS = ("staircase", "parity")
 
 
 class StaircaseTask(Task):
@@ -50,10 +54,7 @@ class StaircaseTask(Task):
     def __init__(self, d: int, seed: int = 0, noise: float = 0.0, D: int = 3,
                  kind: str = "staircase", weights: list[float] | None = None):
         super().__init__(d, seed=seed, noise=noise)
-        if not isinstance(D, (int, np.integer)) or isinstance(D, bool) or not 1 <= D <= self.d:
-            raise ValueError(f"staircase: D must be an integer in [1, d={self.d}], got {D!r}")
-        if kind not in ("staircase", "parity"):
-            raise ValueError(f"staircase: kind must be 'staircase' or 'parity', got {kind!r}")
+        type(self).check_params(self.d, {"D": D, "kind": kind})
         self.D, self.kind = int(D), kind
         self._shares = self._validate_weights(weights)
         rng = reference_rng(self.seed, 0)
@@ -62,14 +63,15 @@ class StaircaseTask(Task):
     def _validate_weights(self, weights: list[float] | None) -> np.ndarray:
         if self.kind == "parity":
             if weights is not None:
-                raise ValueError("staircase: weights apply to kind='staircase' only")
+                raise ValueError(f"task 'staircase': parameter 'weights' = {weights!r} is out of "
+                                 "range; allowed: None for kind='parity'")
             return np.array([1.0])
         if weights is None:
             return np.full(self.D, 1.0 / self.D)
         w = np.asarray(weights, dtype=np.float64)
         if w.shape != (self.D,) or not np.all(np.isfinite(w)) or np.any(w <= 0):
-            raise ValueError(f"staircase: weights must be {self.D} positive numbers, "
-                             f"got {weights!r}")
+            raise ValueError(f"task 'staircase': parameter 'weights' = {weights!r} is out of "
+                             f"range; allowed: {self.D} positive numbers")
         return w / w.sum()
 
     @property
@@ -104,6 +106,36 @@ class StaircaseTask(Task):
     def level_degrees(self) -> list[int]:
         """Polynomial degree of each level."""
         return [self.D] if self.kind == "parity" else list(range(1, self.D + 1))
+
+    @property
+    def q_low(self) -> int:
+        """D - 1: the lower steps chi_1..chi_{D-1} (the parity: everything below D)."""
+        return self.D - 1
+
+    @property
+    def degree(self) -> int:
+        return self.D
+
+    def energy_by_degree(self) -> np.ndarray:
+        """Walsh degree energies (exact): w_j at degree j (the parity: 1 at degree D)."""
+        out = np.zeros(self.D + 1)
+        out[self.level_degrees()] = self._shares
+        return out
+
+    def top_residual(self, X: np.ndarray) -> np.ndarray:
+        """The degree-D term sqrt(w_D) chi_D."""
+        return np.sqrt(self._shares[-1]) * self.partial_products(X)[:, -1]
+
+    @classmethod
+    def check_params(cls, d: int, params: dict) -> None:
+        super().check_params(d, params)
+        D, kind = params.get("D", 3), params.get("kind", "staircase")
+        if not is_int(D) or not 1 <= D <= d:
+            raise ValueError(f"task 'staircase': parameter 'D' = {D!r} is out of range; "
+                             f"allowed: an int in [1, d={d}]")
+        if kind not in KINDS:
+            raise ValueError(f"task 'staircase': parameter 'kind' = {kind!r} is out of range; "
+                             f"allowed: {', '.join(KINDS)}")
 
     def theory_exponents(self) -> dict[str, float]:
         # kernels: d^degree (Abbe et al. 2022); online SGD: d^max(leap - 1, 1) samples, time

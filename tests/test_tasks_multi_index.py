@@ -18,9 +18,9 @@ from tasks.multi_index import MultiIndexTask
 def test_registry_and_validation():
     task = make_task("multi_index", d=16, seed=0, p=2)
     assert task.hierarchy_index == 2.0 and task.level_shares() == [1.0]
-    with pytest.raises(ValueError, match="multi_index: p"):
+    with pytest.raises(ValueError, match="task 'multi_index': parameter 'p'"):
         MultiIndexTask(8, p=1)
-    with pytest.raises(ValueError, match="multi_index: r"):
+    with pytest.raises(ValueError, match="task 'multi_index': parameter 'r'"):
         MultiIndexTask(4, r=5)
 
 

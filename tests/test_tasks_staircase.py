@@ -61,5 +61,5 @@ def test_theory_and_index():
     ({"D": 0}, "D"), ({"D": 9}, "D"), ({"kind": "x"}, "kind"), ({"weights": [1]}, "weights"),
 ])
 def test_validation(kwargs, param):
-    with pytest.raises(ValueError, match=f"staircase: {param}"):
+    with pytest.raises(ValueError, match=f"task 'staircase': parameter '{param}'"):
         StaircaseTask(8, **kwargs)

@@ -1,0 +1,137 @@
+"""Energies by degree of every task: against an independent quadrature (or the cube enumerated)
+and against 1 - R^2 of a least-squares polynomial fit of degree q_low on many samples."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tasks import bfc as bfc_module
+from tasks.bfc import BFCTask
+from tasks.diagnostics import (
+    cube_points,
+    gauss_hermite_grid,
+    hermite_degree_profile,
+    monomial_features,
+    walsh_degree_profile,
+)
+from tasks.hier_poly import HierPolyTask
+from tasks.multi_index import MultiIndexTask
+from tasks.staircase import StaircaseTask
+
+
+@pytest.mark.parametrize("d,L,seed", [(3, 2, 0), (4, 2, 1), (3, 3, 2), (4, 3, 0)])
+def test_bfc_energies_match_tensor_quadrature(d, L, seed):
+    """Tensor Gauss-Hermite rule in u = R x (2^L + 1 nodes per axis, exact for degree 2^L)."""
+    task = BFCTask(d, seed=seed, L=L, k=3, gap=0.7)
+    n = 2**L + 1
+    U, w = gauss_hermite_grid(d, n)
+    y = task.target(U @ task.R)
+    profile = hermite_degree_profile(y, d, n)
+    energy = task.energy_by_degree()
+    assert energy.shape == (2**L + 1,) and task.info()["energy_method"] == "exact"
+    np.testing.assert_allclose(profile[: 2**L + 1], energy, atol=1e-10)
+    assert profile[2**L + 1:].sum() < 1e-12
+    assert w @ y == pytest.approx(0.0, abs=1e-10) and w @ y**2 == pytest.approx(1.0, abs=1e-10)
+    assert task.q_low == 2 ** (L - 1)
+    assert task.top_share() == pytest.approx(profile[task.q_low + 1:].sum(), abs=1e-10)
+
+
+@pytest.mark.parametrize("kwargs", [{"r": 2, "p": 3}, {"r": 2, "p": 4}, {"r": 3, "p": 2},
+                                    {"r": 1, "p": 5, "pure": True}])
+def test_multi_index_energies_match_quadrature(kwargs):
+    task = MultiIndexTask(9, seed=3, **kwargs)
+    n = task.p + 1
+    Z, _ = gauss_hermite_grid(task.r, n)
+    profile = hermite_degree_profile(task.target(Z @ task.U), task.r, n)
+    np.testing.assert_allclose(profile[: task.p + 1], task.energy_by_degree(), atol=1e-10)
+    assert task.top_share() == pytest.approx(profile[task.q_low + 1:].sum(), abs=1e-10)
+
+
+@pytest.mark.parametrize("k,q", [(1, 3), (2, 2), (3, 2), (2, 3)])
+def test_hier_poly_energies_match_quadrature(k, q):
+    """width 3: h depends on three coordinates of u, where a tensor rule is exact."""
+    task = HierPolyTask(7, seed=k + q, k=k, q=q, width=3, low_share=0.6)
+    n = k * q + 1
+    U, w = gauss_hermite_grid(3, n)
+    y = task.target(U @ task.R)
+    profile = hermite_degree_profile(y, 3, n)
+    np.testing.assert_allclose(profile[: k * q + 1], task.energy_by_degree(), atol=1e-10)
+    assert task.feasible and task.q_low == k
+    assert profile[: k + 1].sum() == pytest.approx(0.6, abs=1e-10)  # low_share = energy <= k
+    p = task.inner(U @ task.R)
+    assert (w @ (p * y)) ** 2 == pytest.approx(task.linear_share(), abs=1e-10)
+
+
+@pytest.mark.parametrize("kind,weights", [("staircase", None), ("staircase", [3, 2, 1, 1]),
+                                          ("parity", None)])
+def test_staircase_energies_match_enumeration(kind, weights):
+    task = StaircaseTask(9, seed=4, D=4, kind=kind, weights=weights)
+    profile = walsh_degree_profile(task.target(cube_points(9)), 9)
+    np.testing.assert_allclose(profile[:5], task.energy_by_degree(), atol=1e-12)
+    assert task.q_low == 3
+    assert task.top_share() == pytest.approx(profile[4], abs=1e-12)
+
+
+def _fit_residual(task, n, seed):
+    """mean squared residual of the least-squares degree-q_low polynomial fit of y* on n inputs,
+    and its standard error (Var(y*) = 1 exactly, so this is 1 - R^2 without a noisy denominator).
+    """
+    X = task._draw_inputs(n, np.random.default_rng(seed))
+    y = task.target(X)
+    F = monomial_features(X, task.q_low)
+    w, *_ = np.linalg.lstsq(F, y, rcond=None)
+    r2 = (y - F @ w) ** 2
+    return r2.mean(), r2.std() / np.sqrt(n), F.shape[1] / n
+
+
+@pytest.mark.parametrize("make,n", [
+    (lambda: BFCTask(5, seed=0, L=2, k=4, gap=0.7), 400_000),
+    (lambda: BFCTask(3, seed=1, L=3, k=4, gap=0.7), 200_000),
+    (lambda: MultiIndexTask(5, seed=0, r=2, p=3), 200_000),
+    (lambda: HierPolyTask(5, seed=0, k=2, q=2), 200_000),
+    (lambda: StaircaseTask(8, seed=0, D=3), 100_000),
+])
+def test_top_share_is_one_minus_r2_of_degree_q_low_fit(make, n):
+    """The fit leaves E_top (up to Monte Carlo error and the p/n in-sample bias); the old BFC
+    calibration (R^2 increments) was off by ~0.15 here, far outside this tolerance."""
+    task = make()
+    resid, se, bias = _fit_residual(task, n, seed=11)
+    assert abs(resid - task.top_share()) < 5 * se + 2 * bias * task.top_share(), \
+        (resid, task.top_share(), se)
+
+
+def test_bfc_monte_carlo_fallback_is_unbiased_within_its_error(monkeypatch):
+    """Forcing the Mehler estimator (MAX_PAIRS = 0) at a size where the exact value is known."""
+    exact = BFCTask(6, seed=5, L=2, k=3, gap=0.7, fixed_alpha=True)
+    monkeypatch.setattr(bfc_module, "MAX_PAIRS", 0)
+    bfc_module._calibrate_cached.cache_clear()
+    mc = BFCTask(6, seed=5, L=2, k=3, gap=0.7, fixed_alpha=True, n_ref=50_000)
+    bfc_module._calibrate_cached.cache_clear()
+    info = mc.info()
+    assert info["energy_method"] == "monte_carlo" and 0 < info["top_share_se"] < 0.05
+    assert abs(mc.top_share() - exact.top_share()) < 4 * info["top_share_se"]
+
+
+def test_recommended_n_test_from_residual_kurtosis():
+    """n = 100 (kappa - 1): the standard error of a test error eps is then eps / 10."""
+    stair = StaircaseTask(8, D=3)
+    assert stair.residual_kurtosis() == pytest.approx(1.0)  # r = chi_D / sqrt(D): r^2 constant
+    assert stair.recommended_n_test() == 200  # the Gaussian floor kappa = 3
+    task = MultiIndexTask(8, seed=0, r=2, p=3)
+    kappa = task.residual_kurtosis()
+    r = task.top_residual(task._draw_inputs(400_000, np.random.default_rng(0)))
+    assert kappa == pytest.approx(np.mean(r**4) / np.mean(r**2) ** 2, rel=0.15)
+    assert task.recommended_n_test() == int(np.ceil(100 * (kappa - 1)))
+
+
+@pytest.mark.parametrize("cls,params,key", [
+    (BFCTask, {"L": 1}, "L"), (BFCTask, {"gap": 1.5}, "gap"), (BFCTask, {"bogus": 1}, "bogus"),
+    (MultiIndexTask, {"p": 1}, "p"), (StaircaseTask, {"D": 99}, "D"),
+    (HierPolyTask, {"q": 1}, "q"),
+])
+def test_check_params_one_line(cls, params, key):
+    with pytest.raises(ValueError, match=key) as exc:
+        cls.check_params(8, params)
+    assert "\n" not in str(exc.value) and cls.name in str(exc.value)
+    cls.check_params(8, {})  # defaults are valid
