@@ -93,7 +93,7 @@ def test_config_errors_are_one_line():
         _tiny(bogus=1)
     with pytest.raises(DiagnosticsError, match=r"learner.backward_depth: set by the experiment"):
         _tiny(learner={"backward_depth": 1})
-    with pytest.raises(DiagnosticsError, match=r"task \(bfc\): bfc: L must be"):
+    with pytest.raises(DiagnosticsError, match=r"task \(bfc\): task 'bfc': parameter 'L' = 1"):
         _tiny(task={"params": {"L": 1}})
     with pytest.raises(DiagnosticsError, match=r"learner \(end_to_end\).*nope"):
         _tiny(learner={"nope": 3})

@@ -59,3 +59,49 @@ def test_fast_incremental_r2_matches_least_squares():
     y = F1 @ [1, 0.5, 0] + F2[:, 0] * 0.3 + np.tanh(F1[:, 0] * F2[:, 1]) + 0.1
     np.testing.assert_allclose(incremental_r2([F1, F2], y), _incremental_r2_lstsq([F1, F2], y),
                                atol=1e-9)
+
+
+def _random_polyvec(codec, rng, k=3):
+    """k random polynomials with He_1, He_2 terms in every coordinate and a constant."""
+    from tasks.hermite_algebra import PolyVec
+
+    d = codec.d
+    keys = np.concatenate([codec.univariate(np.arange(d), np.full(d, 1)),
+                           codec.univariate(np.arange(d), np.full(d, 2)), [0]])
+    return PolyVec.from_terms(codec, keys, rng.standard_normal((k, keys.size)))
+
+
+def test_hermite_algebra_products_match_pointwise_evaluation():
+    from tasks.hermite_algebra import Codec
+
+    rng = np.random.default_rng(0)
+    codec = Codec(5, 8, 4)
+    P = _random_polyvec(codec, rng)
+    U = rng.standard_normal((20, 5))
+    v = P.evaluate(U)
+    sq = P.squares()
+    np.testing.assert_allclose(sq.evaluate(U), v**2, rtol=1e-10, atol=1e-10)
+    quartic = sq.squares()
+    np.testing.assert_allclose(quartic.evaluate(U), v**4, rtol=1e-9, atol=1e-9)
+    mixed = sq.times(P.combine(np.eye(3)[:1]))  # f_i^2 * f_0
+    np.testing.assert_allclose(mixed.evaluate(U), v**2 * v[:, :1], rtol=1e-10, atol=1e-10)
+    coords, degs = codec.unpack(quartic.keys)
+    np.testing.assert_array_equal(codec.pack(coords, degs), quartic.keys)
+
+
+def test_hermite_algebra_moments_match_quadrature():
+    """Mean, energy per degree and Gram matrices against a tensor Gauss-Hermite rule (d = 3)."""
+    from tasks.hermite_algebra import Codec
+
+    rng = np.random.default_rng(1)
+    codec = Codec(3, 8, 3)
+    quartic = _random_polyvec(codec, rng).squares().squares()  # degree 8
+    U, w = gauss_hermite_grid(3, 9)
+    vals = quartic.evaluate(U)
+    np.testing.assert_allclose(quartic.mean(), w @ vals, rtol=1e-10)
+    for i in range(3):
+        profile = hermite_degree_profile(vals[:, i], 3, 9)
+        np.testing.assert_allclose(quartic.energy_by_degree(8)[i], profile[:9],
+                                   rtol=1e-9, atol=1e-9 * profile.sum())
+    gram = quartic.gram_by_degree(8).sum(axis=0)
+    np.testing.assert_allclose(gram, vals.T @ (vals * w[:, None]), rtol=1e-9)
