@@ -216,6 +216,11 @@ class BFCTask(Task):
 
             G, G_samples = mehler_gram(level_sums, self.d, 2**self.L, self.n_ref,
                                        reference_rng(self.seed, 2))
+            # level l has degree 2^l: its energy above 2^l is zero, not noise
+            top_deg = 2 ** np.arange(1, self.L + 1)
+            mask = np.arange(2**self.L + 1)[:, None] <= top_deg[None, :]  # (degree, level)
+            mask = mask[:, :, None] & mask[:, None, :]
+            G, G_samples = G * mask, G_samples * mask
             method = EnergyMethod.MONTE_CARLO
         bands = [_band_gram(G, l, self.L) for l in range(1, self.L + 1)]
         if self.fixed_alpha:
@@ -224,24 +229,24 @@ class BFCTask(Task):
             alpha, feasible = _solve_alpha(bands, self.requested_shares)
         raw = np.einsum("l,mlk,k->m", alpha, G, alpha)
         var = float(raw[1:].sum())
-        energy = raw / var
-        energy[0] = 0.0
-        top_se = 0.0
-        low = None
-        if method is EnergyMethod.MONTE_CARLO:
+        low, top_se, out_mean, out_sd = None, 0.0, 0.0, float(np.sqrt(var))
+        if method is EnergyMethod.EXACT:
+            y = sums.combine(alpha[None, :] / out_sd)
+            keep = y.degrees() <= 2 ** (self.L - 1)
+            low = PolyVec(codec, y.keys[keep], y.coef[:, keep])
+        else:
+            out = level_sums(U) @ alpha  # the output is normalised on the reference sample
+            out_mean, out_sd = float(out.mean()), float(out.std())
+            var = var if var > 0 else out_sd**2
             q = 2 ** (self.L - 1)
             per = np.einsum("l,nmlk,k->nm", alpha, G_samples, alpha)  # (n, degree)
             top, tot = per[:, q + 1:].sum(axis=1), per[:, 1:].sum(axis=1)
-            top_se = float(np.std(top - energy[q + 1:].sum() * tot, ddof=1)
-                           / np.sqrt(len(top)) / var)
-        else:
-            y = sums.combine(alpha[None, :] / np.sqrt(var))
-            keep = y.degrees() <= 2 ** (self.L - 1)
-            low = PolyVec(codec, y.keys[keep], y.coef[:, keep])
+            top_se = float(np.std(top - raw[q + 1:].sum() / var * tot, ddof=1)
+                           / np.sqrt(len(top)) / abs(var))
+        energy = raw / var
+        energy[0] = 0.0
         return _Calibration(mu=dict(self._mu), sd=dict(self._sd), alpha=alpha, feasible=feasible,
-                            out_mean=0.0 if method is EnergyMethod.EXACT else
-                            float(np.mean(level_sums(U) @ alpha)),
-                            out_sd=float(np.sqrt(var)), energy=energy, method=method,
+                            out_mean=out_mean, out_sd=out_sd, energy=energy, method=method,
                             top_se=top_se, low_poly=low)
 
     # -- Task interface ----------------------------------------------------------------------
@@ -308,6 +313,11 @@ class BFCTask(Task):
         out = super().info()
         out.update(alpha=[float(a) for a in self.alpha], feasible=self.feasible,
                    requested_shares=[float(s) for s in self.requested_shares])
+        if self._method is EnergyMethod.MONTE_CARLO and not (
+                0.0 < self.top_share() < 1.0 and self._top_se < 0.25 * self.top_share()
+                and np.all(np.isfinite(self._energy))):
+            out["energy_warning"] = (f"Monte Carlo E_top = {self.top_share():.3g} +- "
+                                     f"{self._top_se:.2g}: too uncertain for a relative eps")
         return out
 
     def __repr__(self) -> str:
@@ -328,8 +338,8 @@ def _calibrate_cached(d, seed, L, k, gap, shares, connections, fixed_alpha, n_re
 
 
 def _band_slice(l: int, L: int) -> slice:
-    """Hermite degrees of band l: (2^(l-1), 2^l], band 1 = 0..2."""
-    return slice(0 if l == 1 else 2 ** (l - 1) + 1, 2**l + 1)
+    """Hermite degrees of band l: (2^(l-1), 2^l], band 1 = 1..2 (y is centred: no degree 0)."""
+    return slice(1 if l == 1 else 2 ** (l - 1) + 1, 2**l + 1)
 
 
 def _band_gram(G: np.ndarray, l: int, L: int) -> np.ndarray:
@@ -357,6 +367,9 @@ def _solve_alpha(bands: list[np.ndarray], shares: np.ndarray) -> tuple[np.ndarra
         G, rest = bands[l], alpha[l + 1:]
         A, B, C = G[l, l], G[l, l + 1:] @ rest, rest @ G[l + 1:, l + 1:] @ rest
         want = top * shares[l] / shares[-1]
+        if not A > 0 or not np.isfinite(A * B * C * top):  # only a noisy Monte Carlo estimate
+            alpha[l], feasible = 1.0, False
+            continue
         disc = B * B - A * (C - want)
         if disc < 0:
             feasible = False

@@ -30,8 +30,9 @@ def test_mean_zero_variance_one(name, d):
     n = 100_000
     _, y = task.sample(n, np.random.default_rng(7))
     # Monte Carlo tolerance (4 sigma) from the sample's own fourth moment; for tasks normalised on
-    # a reference sample (bfc) the reference estimate adds its own error of the same form
-    n_eff = n if name != "bfc" else 1 / (1 / n + 1 / task.n_ref)
+    # a reference sample (bfc's Monte Carlo fallback) the reference adds an error of the same form
+    exact = task.info()["energy_method"] == "exact"
+    n_eff = n if exact else 1 / (1 / n + 1 / task.n_ref)
     var_tol = 4 * np.sqrt(np.var(y**2) / n_eff)
     assert abs(y.mean()) < 4 * np.sqrt(1 / n_eff)
     assert abs(y.var() - 1) < var_tol
@@ -59,7 +60,11 @@ def test_interface(name):
     assert len(levels) == len(shares) >= 1
     assert all(F.ndim == 2 and F.shape[0] == 300 for F in levels)
     assert sum(shares) == pytest.approx(1.0) and min(shares) > 0
-    assert task.top_share() == shares[-1]
+    assert task.top_share() == pytest.approx(shares[-1], abs=1e-12)
+    energy = task.energy_by_degree()
+    assert energy.shape == (task.degree + 1,) and energy.sum() == pytest.approx(1.0, abs=1e-9)
+    assert task.top_share() == pytest.approx(energy[task.q_low + 1:].sum(), abs=1e-12)
+    assert task.target_variance == 1.0
     assert task.hierarchy_index == INDEX[name]
     theory = task.theory_exponents()
     assert theory and set(theory) <= {"hierarchical", "layerwise", "non-hierarchical"}
