@@ -173,10 +173,11 @@ class Task(ABC):
         if not is_int(d) or d <= 0:
             raise ValueError(f"task {cls.name!r}: parameter 'd' = {d!r} is out of range; "
                              "allowed: an int >= 1")
-        allowed = [p for p in inspect.signature(cls.__init__).parameters
-                   if p not in ("self", "d", "seed")]
+        sig = inspect.signature(cls.__init__).parameters
+        open_ended = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.values())
+        allowed = [p for p in sig if p not in ("self", "d", "seed")]
         for key in params:
-            if key not in allowed:
+            if key not in allowed and not open_ended:
                 raise ValueError(f"task {cls.name!r}: unknown parameter {key!r}; "
                                  f"allowed: {', '.join(allowed)}")
         noise = params.get("noise", 0.0)
