@@ -238,9 +238,12 @@ class BFCTask(Task):
             keep = y.degrees() <= 2 ** (self.L - 1)
             low = PolyVec(codec, y.keys[keep], y.coef[:, keep])
         else:
-            out = level_sums(U) @ alpha  # the output is normalised on the reference sample
-            out_mean, out_sd = float(out.mean()), float(out.std())
-            var = var if var > 0 else out_sd**2
+            out = level_sums(U) @ alpha  # the mean from the reference sample
+            out_mean = float(out.mean())
+            # the variance from the 2^20 Mehler pairs (energies then sum to 1); the reference
+            # sample only if that estimate is not positive
+            var = var if var > 0 else float(out.var())
+            out_sd = float(np.sqrt(var))
             q = 2 ** (self.L - 1)
             per = np.einsum("l,nmlk,k->nm", alpha, G_samples, alpha)  # (batch, degree)
             top, tot = per[:, q + 1:].sum(axis=1), per[:, 1:].sum(axis=1)
