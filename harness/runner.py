@@ -151,6 +151,9 @@ def write_spec_files(run_dir: Path, spec: Spec, spec_text: str | None) -> None:
 def run_spec(spec: Spec, run_dir: str | Path, options: RunOptions | None = None,
              spec_text: str | None = None, console: Console | None = None) -> RunSummary:
     """Run (or resume) every job of ``spec`` into ``run_dir``; returns counts per status."""
+    from harness.validate import validate_spec
+
+    validate_spec(spec)  # every learner and task configuration, before any job runs
     options = options or RunOptions()
     console = console or Console(stderr=True)
     run_dir = Path(run_dir)
