@@ -4,7 +4,7 @@
   figures/*.png|svg and tables/*.csv;
 * :func:`show_summary` -- the exponent table and the failures table in the terminal (rich).
 
-The numbers come from :mod:`harness.analysis`; the definitions are DESIGN.md's, stated in
+The numbers come from :mod:`harness.analysis`; the definitions are stated in
 docs/metrics.md.
 """
 

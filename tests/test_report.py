@@ -10,9 +10,9 @@ from harness.record import Record
 from reports import build_report, read_tables, show_summary
 from reports.synthetic import demo_run, write_run
 
-FIGURES = ["learning_curves_toy", "nstar_vs_d_toy", "time_vs_d_toy", "beta_vs_index_toy_r_2"]
+FIGURES = ["learning_curves_toy", "nstar_vs_d_toy", "time_vs_d_toy", "verdict"]
 TABLES = ["exponents", "exponent_table", "verdicts", "sample_complexity", "learning_curves",
-          "failures", "paired_errors", "paired_beta"]
+          "failures", "paired_errors", "paired_beta", "fit_notes"]
 SECTIONS = ["1. Exponents", "2. Learning curves", "3. Sample complexity", "4. beta against",
             "5. Time to target", "6. Failures", "Paired comparisons", "7. Provenance"]
 
