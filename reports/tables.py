@@ -152,6 +152,16 @@ def complexity_table(a: Analysis) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
+def slope_texts(v: pd.DataFrame) -> list[str]:
+    """The slope of beta against the index as text: ``> 0.22 [0.175, 0.297]``; '' if none."""
+    out = []
+    for _, r in v.iterrows():
+        out.append("" if not np.isfinite(float(r["slope"])) else (
+            {"lower bound": "> ", "upper bound": "< "}.get(r["slope_kind"], "")
+            + f"{r['slope']:.2f} [{fmt(r['slope_lo'])}, {fmt(r['slope_hi'])}]"))
+    return out
+
+
 def verdict_table(a: Analysis) -> pd.DataFrame:
     """The d^omega(1) verdict per (task family, learner)."""
     v = a.verdicts
@@ -160,10 +170,7 @@ def verdict_table(a: Analysis) -> pd.DataFrame:
     if v.empty:
         return pd.DataFrame(columns=cols)
     rows = []
-    for _, r in v.iterrows():
-        slope = "" if not np.isfinite(float(r["slope"])) else (
-            {"lower bound": "> ", "upper bound": "< "}.get(r["slope_kind"], "")
-            + f"{r['slope']:.2f} [{fmt(r['slope_lo'])}, {fmt(r['slope_hi'])}]")
+    for slope, (_, r) in zip(slope_texts(v), v.iterrows(), strict=True):
         rows.append([family_title(r["family_key"]), r["index_param"], r["label"], r["family"],
                      r["betas"],
                      slope, r["verdict"], r["reason"], r["expected"]])
