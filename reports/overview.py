@@ -117,6 +117,7 @@ def degree_text(a: Analysis, by: tuple[str, ...] = ("task_label", "label")) -> d
     out = {}
     for key, g in df.groupby(list(by), sort=True):
         lo, hi = int(g["degree_used"].min()), int(g["degree_used"].max())
+        key = key[0] if len(by) == 1 else key
         out[key] = f"degree {lo}" if lo == hi else f"degree {lo}-{hi}"
     return out
 

@@ -4,7 +4,7 @@ Colours come from the Okabe-Ito and Paul Tol colour-blind-safe palettes and are 
 learner *name*, so a learner has the same colour in every figure of every run:
 
 * non-hierarchical learners (kernels, random and polynomial features): warm hues
-  (vermillion, orange, wine, pink, ochre), marker ``o``;
+  (vermillion, orange, wine, pink, dark brown), marker ``o``;
 * hierarchical learners (deep nets trained end to end): cool hues (blue, sky blue, indigo,
   bluish green), marker ``s``;
 * layerwise learners: teal / cyan, marker ``^``;
@@ -33,7 +33,7 @@ from matplotlib.colors import to_rgb  # noqa: E402
 LEARNER_COLORS = {
     # non-hierarchical: warm
     "krr": "#D55E00", "ntk": "#E69F00", "nngp": "#882255", "poly_features": "#CC79A7",
-    "random_features": "#997700",
+    "random_features": "#661100",
     # hierarchical: cool
     "mlp": "#0072B2", "two_layer": "#56B4E9", "bfc_net": "#332288", "resnet": "#009E73",
     # layerwise
@@ -51,7 +51,7 @@ FAMILY_SPARE = {
 FAMILY_MARKER = {"non-hierarchical": "o", "hierarchical": "s", "layerwise": "^",
                  "baseline": "X"}
 OTHER_MARKER = "D"
-OTHER_COLORS = ["#AA4499", "#999933", "#661100"]
+OTHER_COLORS = ["#AA4499", "#999933", "#BBCC33"]
 DPI = 110
 
 
