@@ -29,7 +29,7 @@ from matplotlib.ticker import FixedLocator, FormatStrFormatter, LogLocator, Null
 
 from harness.analysis import Analysis
 from reports.savefig import Figure, save_figure
-from reports.style import apply_style, learner_styles, slug
+from reports.style import apply_style, by_family, learner_styles, slug
 from reports.tables import config_titles, family_title
 
 __all__ = ["Figure", "save_figure", "all_figures", "headline_figure"]
@@ -62,7 +62,7 @@ def d_ticks(grid, ds) -> None:
 
 def _legend(grid, styles: dict, labels: list[str], extra: list[tuple[str, dict]] = ()) -> None:
     handles = {lab: Line2D([], [], color=styles[lab]["color"], marker=styles[lab]["marker"],
-                           label=lab) for lab in labels}
+                           label=lab) for lab in by_family(labels, styles)}
     for text, kw in extra:
         handles[text] = Line2D([], [], label=text, **kw)
     grid.add_legend(legend_data=handles, title="learner")
@@ -255,7 +255,7 @@ def verdict_figures(a: Analysis, out: Path) -> list[Figure]:
     nrow = int(np.ceil(len(keys) / ncol))
     fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.3 * nrow), squeeze=False)
     finite_d = "theory_slope" in fam.columns
-    labels_all = sorted(fam["label"].unique())
+    labels_all = by_family(fam["label"].unique(), styles)
     for ax, key in zip(axes.ravel(), keys, strict=False):
         f = fam[fam["family_key"] == key]
         labels = sorted(f["label"].unique())

@@ -51,7 +51,9 @@ def _tick_texts(fig) -> tuple[set[int], set[int]]:
 
 def text_boxes(fig) -> list[list]:
     """``[x0, y0, x1, y1, text]`` (display pixels) of every non-empty text the figure draws."""
-    fig.canvas.draw()  # a fresh Agg draw at the figure's dpi: the layout that was saved
+    # a fresh Agg draw at the figure's dpi: saving with a tight bounding box leaves the drawn
+    # positions of the last save shifted, so the extents must come from a draw of their own
+    fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     every, drawn = _tick_texts(fig)
     boxes = []
@@ -91,9 +93,9 @@ def save_figure(grid_or_fig, out: Path, name: str, title: str, caption: str) -> 
     out.mkdir(parents=True, exist_ok=True)
     fig.suptitle(title, y=1.02, fontsize=10)
     png, svg, pdf = out / f"{name}.png", out / f"{name}.svg", out / f"{name}.pdf"
-    fig.savefig(png)
     fig.savefig(pdf)
     fig.savefig(svg)
+    fig.savefig(png)
     _record_boxes(out, name, text_boxes(fig))
     close(fig)
     return Figure(name, title, caption, png, svg, pdf)

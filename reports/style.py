@@ -96,6 +96,18 @@ def learner_styles(triples: Iterable[tuple]) -> dict[str, dict]:
     return out
 
 
+FAMILY_ORDER = ("non-hierarchical", "hierarchical", "layerwise", "baseline")
+
+
+def by_family(labels: Iterable[str], styles: dict[str, dict]) -> list[str]:
+    """Labels ordered by family (kernels, deep nets, layerwise, baselines), then by name: the
+    legend order, so that a family's entries stand together."""
+    def key(lab: str):
+        fam = styles[lab]["family"]
+        return (FAMILY_ORDER.index(fam) if fam in FAMILY_ORDER else len(FAMILY_ORDER), lab)
+    return sorted(set(labels), key=key)
+
+
 def slug(text: str) -> str:
     """A file-name-safe version of ``text``."""
     return re.sub(r"[^A-Za-z0-9]+", "_", str(text)).strip("_")[:80] or "x"

@@ -227,3 +227,43 @@ def test_fit_notes_and_poly_degree_labels(tmp_path):
     assert f"{len(range(0, n_ok, 3))} of {n_ok} falkon fits approximate" in md
     assert "| toy(p=2) | poly (degree 2-3) |" in md  # exponent row labelled with the degree
     assert "| toy(p=2) | 16 | poly (degree 3) |" in md  # n* row at d = 16
+
+
+def test_quick_like_figures_have_short_titles_and_no_overlapping_text(tmp_path):
+    """Eight learners, long task parameters, four d values: the figures the quick preset gives."""
+    import json
+
+    from harness.analysis import analyse_run
+    from reports.figures import learning_curve_figures, nstar_figures, verdict_figures
+    from reports.savefig import TEXT_BOXES, overlapping_texts
+    from reports.style import apply_style
+    from reports.synthetic import Law, SynthTask, n_grid, synthetic_run
+
+    tasks = [SynthTask("multi_index", {"low_share": 0.5, "p": p, "r": 2}, "p", 0.5,
+                       {"non-hierarchical": float(p), "hierarchical": 2.0}) for p in (2, 4)]
+    names = {"krr": "non-hierarchical", "ntk": "non-hierarchical",
+             "poly_features": "non-hierarchical", "random_features": "non-hierarchical",
+             "mlp": "hierarchical", "two_layer": "hierarchical", "bfc_net": "hierarchical",
+             "layerwise": "layerwise"}
+    laws = [Law(n, f, n, coef=2.0 + i, beta=(lambda p: p) if f == "non-hierarchical" else 2.0)
+            for i, (n, f) in enumerate(names.items())]
+    run = synthetic_run(tmp_path, tasks, laws, ds=[8, 12, 16, 24], seeds=[0, 1],
+                        grid=n_grid(64, 2048, ratio=2.0))
+    a = analyse_run(run, n_boot=10)
+    a.exponents["theory_slope"] = a.exponents["theory_beta"] - 0.3  # the finite-d theory column
+    apply_style()
+    out = tmp_path / "figures"
+    figs = {"curves": learning_curve_figures(a, out), "nstar": nstar_figures(a, out),
+            "verdict": verdict_figures(a, out)}
+    boxes = json.loads((out / TEXT_BOXES).read_text())
+    assert sorted(boxes) == sorted(f.name for fs in figs.values() for f in fs)
+    for name, fig_boxes in boxes.items():
+        assert overlapping_texts(fig_boxes) == [], name
+    texts = {b[4] for b in boxes["learning_curves_multi_index"]}
+    assert {"p = 2, d = 8", "p = 4, d = 24"} <= texts  # short facet titles
+    assert not any("low_share" in t and "d =" in t for t in texts)
+    assert "Learning curves: multi_index (low_share = 0.5, r = 2)" in texts
+    verdict = {b[4] for b in boxes["verdict"]}
+    assert "theory at the run's d" in verdict and "multi_index (low_share = 0.5, r = 2)" in verdict
+    assert not any("{" in t for t in verdict)  # no JSON in the titles
+    assert all(f.pdf.read_bytes()[:4] == b"%PDF" for fs in figs.values() for f in fs)
