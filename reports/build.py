@@ -90,7 +90,7 @@ def first_screen(a: Analysis, figs: dict) -> list[tuple[str, object]]:
     ``contrast`` slot below), once the analysis provides it."""
     name = a.spec.get("name", a.run_dir.name)
     blocks: list[tuple[str, object]] = [("h1", f"hierbench report: {name}"),
-                                        ("facts", run_overview(a))]
+                                        ("h2", "What was run"), ("facts", run_overview(a))]
     blocks += [("note", text) for text in _warnings(a)]
     notes = fit_notes_summary(fit_notes_table(a))
     if notes:

@@ -120,7 +120,7 @@ def _html_blocks(blocks: list[tuple[str, object]]) -> list[str]:
     for kind, content in blocks:
         if kind in ("h1", "h2", "h3"):
             text = html.escape(str(content))
-            cls = ' class="first"' if kind == "h2" and len(body) <= 3 else ""
+            cls = ' class="first"' if kind == "h2" and "<nav>{nav}</nav>" not in body else ""
             body.append(f'<{kind} id="{_anchor(str(content))}"{cls}>{text}</{kind}>')
         elif kind == "p":
             body.append(f"<p>{html.escape(str(content))}</p>")

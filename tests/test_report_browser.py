@@ -57,7 +57,7 @@ window.addEventListener('load', function () {
     return el ? el.getBoundingClientRect().top + window.scrollY : null;
   }
   var layout = {width: window.innerWidth, scrollWidth: document.documentElement.scrollWidth,
-                verdict: top('h2.first + div.scroll table, h2.first ~ div.scroll table'),
+                verdict: top('div.scroll table'),
                 headline: top('figure.headline'), details: document.querySelectorAll(
                   'details').length};
   var pre = document.createElement('pre');
