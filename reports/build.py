@@ -98,13 +98,20 @@ def first_screen(a: Analysis, figs: dict) -> list[tuple[str, object]]:
     blocks.append(("h2", "Verdict: does beta grow with depth/degree?"))
     blocks += contrast_blocks(a)  # slot: the contrast table, above the verdict table
     verdict = T.verdict_table(a)
+    sweep = ~verdict["why"].astype(str).str.startswith("one index value")
+    if len(verdict) and not sweep.any():
+        blocks.append(("p", "No verdict: every task family of this run has one depth/degree "
+                            "value, so the growth of beta with depth/degree cannot be seen. "
+                            "The exponents per configuration are in section 1."))
+        verdict = verdict.iloc[0:0]
+    verdict = verdict[sweep] if len(verdict) else verdict
     if len(verdict):  # compact on the first screen: the full table is in tables/verdicts.csv
         verdict = verdict.assign(**{"task family": verdict["task family"] + ", index "
                                     + verdict["index"].astype(str)}).drop(
             columns=["index", "family"])
-    if verdict.empty:
+    if verdict.empty and not len(T.verdict_table(a)):
         blocks.append(("p", "No verdict: the run has no task family with an estimable beta."))
-    else:
+    elif len(verdict):
         blocks += _footnoted(verdict)
     head = headline_figure(figs)
     if head is not None:
@@ -133,8 +140,9 @@ def _blocks(a: Analysis, figs: dict) -> list[tuple[str, object]]:
         ("h2", "2. Learning curves"),
         *_figures(figs["curves"], "No ok records: no learning curves."),
         ("h2", "3. Sample complexity n* against d"),
-        *_figures([f for f in figs["nstar"] if f is not head], "No n* could be computed."
-                  if not figs["nstar"] else "The n* figure is the headline figure above."),
+        *([("figure", f) for f in figs["nstar"] if f is not head] or [
+            ("p", "The n* figure is the headline figure above.") if figs["nstar"] else
+            ("note", "No n* could be computed.")]),
         ("p", "n*(eps), time-to-target and the median error at a fixed n (the largest n every "
               "learner of that task and d ran; '(own)' when they share none) per curve:"),
         *_grouped(a, T.complexity_table(a), "n* per d and learner"),

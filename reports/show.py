@@ -55,9 +55,9 @@ def _fit(df: pd.DataFrame, kind: str, width: int) -> pd.DataFrame:
 
 
 def _print_table(console: Console, df: pd.DataFrame, kind: str, title: str,
-                 style_col: str | None = None) -> None:
+                 style_col: str | None = None, empty: str = "none") -> None:
     if df.empty:
-        console.print(f"{title}: none")
+        console.print(f"{title}: {empty}")
         return
     df, notes = T.footnote_reasons(_fit(df, kind, console.width))
     console.print(rich_table(df, title, style_col))
@@ -78,7 +78,7 @@ def show_summary(run_dir: str | Path, console: Console | None = None, *, eps=Non
     if len(verdict):
         verdict = verdict[~verdict["why"].astype(str).str.startswith("one index value")]
     _print_table(console, verdict, "verdict", "Verdict: does beta grow with depth/degree?",
-                 "verdict")
+                 "verdict", "none (no task family with two or more depth/degree values)")
     _print_table(console, T.exponent_table(a), "exponents",
                  "1. Exponents: n* ~ d^beta, t* ~ d^gamma", "verdict")
     _print_table(console, T.failures_table(a), "failures", "6. Failures, timeouts and skips")
