@@ -97,6 +97,7 @@ def test_report_of_a_single_d(tmp_path):
     out = build_report(tmp_path, n_boot=10)
     md = (out / "report.md").read_text()
     assert "Fewer than three d values" in md and "No provenance.json" in md
+    assert "No verdict: every task family of this run has one depth/degree value" in md
     exp = pd.read_csv(out / "tables" / "exponents.csv")
     assert (exp["beta_kind"] == "not estimable").all()
     assert exp["beta_text"].str.contains("1 usable d value").all()
@@ -267,3 +268,18 @@ def test_quick_like_figures_have_short_titles_and_no_overlapping_text(tmp_path):
     assert "theory at the run's d" in verdict and "multi_index (low_share = 0.5, r = 2)" in verdict
     assert not any("{" in t for t in verdict)  # no JSON in the titles
     assert all(f.pdf.read_bytes()[:4] == b"%PDF" for fs in figs.values() for f in fs)
+
+
+def test_learning_curve_limits_keep_the_informative_range():
+    import numpy as np
+
+    from reports.figures import FLOOR_DECADES, curve_limits
+
+    # polynomial features interpolate: a median of 1e-10 must not stretch the axis down to it
+    values = np.array([1.0, 0.5, 0.2, 0.05, 1e-10, np.nan])
+    lo, hi = curve_limits(values, np.array([0.1, 0.2]))
+    assert lo == pytest.approx(0.1 / 10**FLOOR_DECADES / 1.25) and hi == pytest.approx(1.25)
+    assert (values[np.isfinite(values)] < lo).sum() == 1  # the one point drawn on the edge
+    # nothing below the floor: the axis ends just under the smallest value
+    lo, _ = curve_limits(np.array([0.9, 0.3, 0.08]), np.array([0.1]))
+    assert lo == pytest.approx(0.08 / 1.25)
