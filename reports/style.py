@@ -75,11 +75,15 @@ def learner_styles(triples: Iterable[tuple]) -> dict[str, dict]:
     Colour: the learner name's fixed colour (shades of it for several labels of one learner);
     marker: the family's.
     """
+    seen: dict[str, tuple[str, str]] = {}  # label -> (learner name, family); a known family wins
+    for t in triples:
+        label, family = str(t[0]), t[1]
+        name = str(t[2]) if len(t) > 2 and isinstance(t[2], str) else label
+        if label not in seen or (isinstance(family, str) and seen[label][1] not in FAMILY_MARKER):
+            seen[label] = (name, family if isinstance(family, str) else "other")
     by_name: dict[tuple[str, str], list[str]] = {}
-    for t in sorted({tuple(t) for t in triples}):
-        label, family = t[0], t[1]
-        name = t[2] if len(t) > 2 else label
-        by_name.setdefault((str(name), str(family)), []).append(str(label))
+    for label, key in sorted(seen.items()):
+        by_name.setdefault(key, []).append(label)
     spare = {fam: list(cols) for fam, cols in FAMILY_SPARE.items()}
     other = list(OTHER_COLORS)
     out = {}
