@@ -1,8 +1,10 @@
-"""The ``hierbench`` command line: run, list, validate, report, show, export.
+"""The ``hierbench`` command line: run, list, validate, report, show, compare, export, diagnose.
 
-Every user error (a bad spec key, an unknown learner, a plugin that raises, a locked run folder)
-ends the command with one line ``error: ...`` on stderr and exit code 2; results already stored
-stay in the run's database.
+Exit codes: 0 done; 2 a user error (a bad spec key or parameter value, an unknown learner, a
+plugin that raises, a locked run folder), one line ``error: ...`` on stderr; 3 the run finished
+but every job of at least one learner failed (one line per such learner with its first failure
+reason; the report is still built); 130 interrupted.  Results already stored stay in the run's
+database.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="hierbench: sample complexity vs dimension, deep vs kernel learners.")
 err = Console(stderr=True)
 out = Console()
+EXIT_USAGE = 2
+EXIT_LEARNER_FAILED = 3
+EXIT_INTERRUPTED = 130
 
 PluginOpt = Annotated[list[Path] | None, typer.Option(
     "--plugin", help="Python file registering extra tasks/learners (repeatable).")]
@@ -29,7 +34,7 @@ PluginOpt = Annotated[list[Path] | None, typer.Option(
 
 def _fail(message: str) -> None:
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code=2)
+    raise typer.Exit(code=EXIT_USAGE)
 
 
 def _load_plugins(plugins: list[Path] | None) -> None:
@@ -63,7 +68,7 @@ def run(
 ) -> None:
     """Run (or resume) a benchmark spec and build its report."""
     from harness.dask_executor import ClusterError
-    from harness.runner import RunOptions, run_spec
+    from harness.runner import RunOptions, failed_learners, run_spec
     from harness.store import RunLockedError
 
     _load_plugins(plugin)
@@ -84,9 +89,14 @@ def run(
     if summary.interrupted:
         err.print(f"interrupted: stored results are kept in {run_dir}; "
                   "run the same command again to resume.")
-        raise typer.Exit(code=130)
+        raise typer.Exit(code=EXIT_INTERRUPTED)
     if report:
         _build_report(run_dir)
+    failed = failed_learners(run_dir)
+    for f in failed:
+        err.print(f"[bold red]failed:[/] {f.line()}", highlight=False, soft_wrap=True)
+    if failed:
+        raise typer.Exit(code=EXIT_LEARNER_FAILED)
 
 
 def _print_summary(run_dir: Path) -> None:
@@ -164,6 +174,29 @@ def show(run_dir: Path) -> None:
 
     _check_run_dir(run_dir)
     show_summary(run_dir, console=out)
+
+
+@app.command()
+def compare(
+    run_a: Annotated[Path, typer.Argument(help="The first run folder (A).")],
+    run_b: Annotated[Path, typer.Argument(help="The second run folder (B).")],
+    markdown: Annotated[Path | None, typer.Option(
+        "--markdown", help="Also write the comparison as Markdown to this file.")] = None,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples per run.")] = 1000,
+) -> None:
+    """The exponent and verdict tables of two runs side by side, differences marked."""
+    from reports.compare import compare_runs, comparison_markdown, print_comparison
+
+    for run_dir in (run_a, run_b):
+        _check_run_dir(run_dir)
+    if n_boot <= 0:
+        _fail(f"--n-boot must be > 0, got {n_boot}")
+    comparison = compare_runs(run_a, run_b, n_boot=n_boot)
+    print_comparison(comparison, out)
+    if markdown is not None:
+        markdown.parent.mkdir(parents=True, exist_ok=True)
+        markdown.write_text(comparison_markdown(comparison))
+        out.print(f"markdown: {markdown}")
 
 
 @app.command()

@@ -47,6 +47,41 @@ class RunOptions:
     progress: bool = True
 
 
+@dataclass(frozen=True)
+class FailedLearner:
+    """A learner none of whose jobs in the run folder succeeded, and why the first one failed."""
+
+    label: str
+    jobs: int
+    failed: int
+    first_reason: str
+
+    def line(self) -> str:
+        return (f"learner {self.label!r}: all {self.jobs} jobs failed or timed out"
+                if self.failed == self.jobs else
+                f"learner {self.label!r}: no job succeeded ({self.failed} of {self.jobs} "
+                "failed or timed out, the rest skipped)") + f"; first: {self.first_reason}"
+
+
+def failed_learners(run_dir: str | Path) -> list[FailedLearner]:
+    """Learners with no ok record and at least one failed or timed-out job, in label order."""
+    from harness.store import results_frame
+
+    df = results_frame(run_dir)
+    out = []
+    if not len(df):
+        return out
+    for label, g in df.groupby("label", sort=True):
+        bad = g[g["status"].isin(("failed", "timeout"))]
+        if (g["status"] == "ok").any() or bad.empty:
+            continue
+        first = bad.sort_values(["finished_at", "d", "n", "seed"], na_position="last").iloc[0]
+        reason = str(first["reason"] or first["status"]).strip().splitlines()
+        out.append(FailedLearner(str(label), len(g), len(bad),
+                                 reason[0] if reason else str(first["status"])))
+    return out
+
+
 @dataclass
 class RunSummary:
     run_dir: Path
@@ -151,6 +186,9 @@ def write_spec_files(run_dir: Path, spec: Spec, spec_text: str | None) -> None:
 def run_spec(spec: Spec, run_dir: str | Path, options: RunOptions | None = None,
              spec_text: str | None = None, console: Console | None = None) -> RunSummary:
     """Run (or resume) every job of ``spec`` into ``run_dir``; returns counts per status."""
+    from harness.validate import validate_spec
+
+    validate_spec(spec)  # every learner and task configuration, before any job runs
     options = options or RunOptions()
     console = console or Console(stderr=True)
     run_dir = Path(run_dir)

@@ -277,23 +277,12 @@ def load_spec(spec: str | Path) -> Spec:
 
 
 def check_plugins(spec: Spec, source: str = "spec") -> None:
-    """Check that every task and learner exists and accepts its parameters (builds each once)."""
-    from learners import make_learner
-    from tasks import make_task
+    """Check that every task and learner exists and accepts its parameters: each learner is built
+    once and its parameters checked against its ``_parameter_constraints``; each task is checked
+    with its ``check_params`` or built once (see :mod:`harness.validate`)."""
+    from harness.validate import ValidationFailure, validate_spec
 
-    for i, t in enumerate(spec.tasks):
-        for _, params in t.instances():
-            try:
-                make_task(t.name, d=min(t.d), seed=spec.seeds[0], **params)
-            except Exception as exc:  # noqa: BLE001 - plugin errors become one spec line
-                raise SpecError(f"{source}: tasks.{i} ({t.name}): {_one_line(exc)}") from None
-    for i, lr in enumerate(spec.learners):
-        try:
-            make_learner(lr.name, **lr.params)
-        except Exception as exc:  # noqa: BLE001
-            raise SpecError(f"{source}: learners.{i} ({lr.name}): {_one_line(exc)}") from None
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    try:
+        validate_spec(spec)
+    except ValidationFailure as exc:
+        raise SpecError(f"{source}: {exc}") from None

@@ -6,18 +6,43 @@ They bracket the interesting range: any learner worse than ``mean`` learned noth
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
 from sklearn.linear_model import RidgeCV
+from sklearn.utils._param_validation import Interval
 
 from learners.base import HierbenchLearner, Resources
+
+
+class EachInInterval(Interval):
+    """A scikit-learn parameter constraint on a sequence: non-empty, 1-D, every element inside
+    the interval (an ``Interval`` subclass, so that scikit-learn's validation accepts it)."""
+
+    def is_satisfied_by(self, val) -> bool:
+        if isinstance(val, (str, bytes)) or np.isscalar(val):
+            return False
+        try:
+            a = np.asarray(val, dtype=float)
+        except (TypeError, ValueError):
+            return False
+        return (a.ndim == 1 and a.size > 0
+                and all(super(EachInInterval, self).is_satisfied_by(float(v)) for v in a))
+
+    def __str__(self) -> str:
+        one = super().__str__()
+        return "a non-empty sequence of " + one.replace("a float in", "floats, each in").replace(
+            "an int in", "ints, each in")
 
 
 class MeanBaseline(HierbenchLearner):
     """Predicts the training mean: f(x) = mean(y_train)."""
 
     family = "baseline"
+    _parameter_constraints: dict = {}
 
     def fit(self, X, y):
+        self._validate_params()
         self.mean_ = float(np.mean(y))
         self.fit_info_ = {}
         return self
@@ -33,11 +58,13 @@ class RidgeBaseline(HierbenchLearner):
     """Linear ridge regression f(x) = w.x + b, ridge from ``alphas`` by efficient leave-one-out."""
 
     family = "baseline"
+    _parameter_constraints: dict = {"alphas": [EachInInterval(Real, 0, None, closed="neither")]}
 
     def __init__(self, alphas=(1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)):
         self.alphas = alphas
 
     def fit(self, X, y):
+        self._validate_params()
         self.model_ = RidgeCV(alphas=np.asarray(self.alphas, dtype=float)).fit(X, y)
         self.fit_info_ = {"alpha": float(self.model_.alpha_)}
         return self

@@ -1,9 +1,13 @@
-"""``build_report(run_dir)``: report.md, report.html, figures (PNG + SVG) and tables (CSV).
+"""``build_report(run_dir)``: report.md, report.html, figures (PNG, SVG, PDF), tables (CSV).
 
-Sections: 1 the exponent table next to the theory; 2 learning curves; 3 n* against d; 4 beta
-against depth/degree (the d^omega(1) check, with the verdict rule); 5 time to target; 6 failures,
-timeouts and skips; paired comparisons; 7 provenance.  A run with no ok record, a single d, only
-failures or no provenance still gives a complete report that says so.
+The first screen answers the question: what was run (tasks, learners, d and n ranges, seeds, wall
+time), then the verdict table (does beta grow with depth/degree?) and the headline figure (the
+verdict figure, else the first n* figure).  Below it, the details, the long tables grouped by task
+and collapsible: 1 exponents next to the theory; 2 learning curves; 3 n* against d; 4 the verdict
+rule; 5 time to target; 6 failures, timeouts, skips and fit notes; paired comparisons;
+definitions; 7 provenance.  "not estimable (reason)" cells become "not estimable [k]" with the
+reasons as footnotes under each table.  A run with no ok record, a single d, only failures or no
+provenance still gives a complete report that says so.
 """
 
 from __future__ import annotations
@@ -16,11 +20,12 @@ import pandas as pd
 
 from harness.analysis import MIN_GROWTH, Analysis, analyse_run
 from reports import tables as T
-from reports.figures import all_figures
+from reports.figures import all_figures, headline_figure
+from reports.overview import fit_notes_summary, fit_notes_table, run_overview
 from reports.render import to_html, to_markdown
 
 DEFINITIONS = (
-    "Definitions (DESIGN.md, implemented exactly; details in docs/metrics.md): test error = "
+    "Definitions (details in docs/metrics.md): test error = "
     "normalised MSE on a fixed noiseless test set. n*(eps) = smallest n on the grid whose median "
     "test error over seeds is <= eps (relative eps: median over seeds of error / (eps x "
     "top_share) <= 1), refined by log-log interpolation between the last failing and first "
@@ -44,22 +49,6 @@ def verdict_rule(min_growth: float = MIN_GROWTH) -> str:
     )
 
 
-def _summary(a: Analysis) -> list[tuple[str, object]]:
-    df = a.records
-    counts = df["status"].value_counts().to_dict() if len(df) else {}
-    status = ", ".join(f"{counts.get(s, 0)} {s}" for s in ("ok", "failed", "timeout", "skipped"))
-    seeds = sorted(df["seed"].unique().tolist()) if len(df) else []
-    blocks: list[tuple[str, object]] = [
-        ("p", f"Run folder: {a.run_dir.name}. {a.eps.text()}. Records: {len(df)} ({status}). "
-              f"Seeds: {seeds}. Bootstrap: {a.n_boot} resamples, generator seed {a.seed}, "
-              "95 % percentile intervals."),
-        ("p", DEFINITIONS),
-    ]
-    for text in _warnings(a):
-        blocks.append(("note", text))
-    return blocks
-
-
 def _warnings(a: Analysis) -> list[str]:
     out = []
     if len(a.records) == 0:
@@ -80,38 +69,108 @@ def _figures(figs: list, empty: str) -> list[tuple[str, object]]:
     return [("figure", f) for f in figs] if figs else [("note", empty)]
 
 
-def _blocks(a: Analysis, figs: dict) -> list[tuple[str, object]]:
+def _footnoted(table: pd.DataFrame) -> list[tuple[str, object]]:
+    """The table with "not estimable (reason)" as numbered footnotes under it."""
+    table, notes = T.footnote_reasons(table)
+    return [("table", table)] + ([("small", T.footnote_text(notes))] if notes else [])
+
+
+def _grouped(a: Analysis, table: pd.DataFrame, what: str) -> list[tuple[str, object]]:
+    """One collapsible group per task name (the first open when there is only one)."""
+    groups = T.by_task(table, a)
+    if not groups:
+        return [("p", "(no rows)")]
+    return [("details", (f"{task}: {what}, {len(g)} rows", _footnoted(g))) for task, g in groups]
+
+
+def first_screen(a: Analysis, figs: dict) -> list[tuple[str, object]]:
+    """What was run, the verdict and the headline figure.
+
+    The paired kernel-minus-deep contrast table goes directly above the verdict table (the
+    ``contrast`` slot below), once the analysis provides it."""
     name = a.spec.get("name", a.run_dir.name)
+    blocks: list[tuple[str, object]] = [("h1", f"hierbench report: {name}"),
+                                        ("h2", "What was run"), ("facts", run_overview(a))]
+    blocks += [("note", text) for text in _warnings(a)]
+    notes = fit_notes_summary(fit_notes_table(a))
+    if notes:
+        blocks.append(("note", notes))
+    blocks.append(("h2", "Verdict: does beta grow with depth/degree?"))
+    blocks += contrast_blocks(a)  # slot: the contrast table, above the verdict table
+    verdict = T.verdict_table(a)
+    sweep = ~verdict["why"].astype(str).str.startswith("one index value")
+    if len(verdict) and not sweep.any():
+        blocks.append(("p", "No verdict: every task family of this run has one depth/degree "
+                            "value, so the growth of beta with depth/degree cannot be seen. "
+                            "The exponents per configuration are in section 1."))
+        verdict = verdict.iloc[0:0]
+    verdict = verdict[sweep] if len(verdict) else verdict
+    if len(verdict):  # compact on the first screen: the full table is in tables/verdicts.csv
+        verdict = verdict.assign(**{"task family": verdict["task family"] + ", index "
+                                    + verdict["index"].astype(str)}).drop(
+            columns=["index", "family"])
+    if verdict.empty and not len(T.verdict_table(a)):
+        blocks.append(("p", "No verdict: the run has no task family with an estimable beta."))
+    elif len(verdict):
+        blocks += _footnoted(verdict)
+    head = headline_figure(figs)
+    if head is not None:
+        blocks.append(("headline", head))
+    return blocks
+
+
+def contrast_blocks(a: Analysis) -> list[tuple[str, object]]:
+    """The contrast table's blocks on the first screen (empty until the analysis has one)."""
+    return []
+
+
+def _blocks(a: Analysis, figs: dict) -> list[tuple[str, object]]:
     paired_beta, paired_err = T.paired_tables(a)
+    head = headline_figure(figs)
+    verdict_figs = [f for f in figs["verdict"] if f is not head]
+    fit_notes = fit_notes_table(a)
     return [
-        ("h1", f"hierbench report: {name}"), *_summary(a),
+        *first_screen(a, figs),
+        ("nav", None),
         ("h2", "1. Exponents"),
         ("p", "beta: n*(eps) ~ d^beta; gamma: t*(eps) ~ d^gamma. '> x' marks a lower bound "
               "(censored n*), '< x' an upper bound; [lo, hi] is the 95 % bootstrap CI. Theory "
               "beta: the task's predicted exponent for the learner's family."),
-        ("table", T.exponent_table(a)),
+        *_grouped(a, T.exponent_table(a), "exponents per configuration and learner"),
         ("h2", "2. Learning curves"),
         *_figures(figs["curves"], "No ok records: no learning curves."),
         ("h2", "3. Sample complexity n* against d"),
-        *_figures(figs["nstar"], "No n* could be computed."),
+        *([("figure", f) for f in figs["nstar"] if f is not head] or [
+            ("p", "The n* figure is the headline figure above.") if figs["nstar"] else
+            ("note", "No n* could be computed.")]),
         ("p", "n*(eps), time-to-target and the median error at a fixed n (the largest n every "
               "learner of that task and d ran; '(own)' when they share none) per curve:"),
-        ("table", T.complexity_table(a)),
+        *_grouped(a, T.complexity_table(a), "n* per d and learner"),
         ("h2", "4. beta against depth/degree: the d^omega(1) check"),
         ("p", verdict_rule(a.min_growth)),
-        *_figures(figs["beta_index"], "No task family with two or more index values and "
-                                      "estimable betas."),
-        ("table", T.verdict_table(a)),
+        *([("figure", f) for f in verdict_figs] or [("p", (
+            "The verdict figure is the headline figure above." if figs["verdict"] else
+            "No task family with two or more index values and estimable betas."))]),
         ("h2", "5. Time to target"),
         *_figures(figs["time"], "No time-to-target could be computed."),
         ("h2", "6. Failures, timeouts and skips"),
         ("table", T.failures_table(a)),
+        ("h3", "Fit notes"),
+        ("p", "Per learner: fits marked approximate (fewer Nystrom/Falkon centres than the "
+              "target needs), fits that ended on their step/epoch budget rather than on a "
+              "plateau, and the polynomial degree used (poly_features)."),
+        ("table", fit_notes) if len(fit_notes) else
+        ("p", "No fit was marked approximate or ended on its budget."),
         ("h2", "Paired comparisons (shared seeds, hence shared test sets)"),
         ("p", "Delta beta with a paired bootstrap CI (the same seed resamples for both learners):"),
-        ("table", paired_beta),
+        *_footnoted(paired_beta),
         ("p", "Per-seed error ratios at the largest n both learners ran, at each task's largest "
               "d (Wilcoxon signed-rank test over the shared seeds):"),
         ("table", paired_err),
+        ("h2", "Definitions"),
+        ("p", f"{a.eps.text()}. Bootstrap: {a.n_boot} resamples, generator seed {a.seed}, "
+              "95 % percentile intervals."),
+        ("p", DEFINITIONS),
         ("h2", "7. Provenance"),
         *_provenance(a),
     ]
@@ -123,8 +182,9 @@ def _provenance(a: Analysis) -> list[tuple[str, object]]:
         blocks.append(("note", "No provenance.json in the run folder."))
     else:
         blocks.append(("table", T.provenance_table(a)))
-    blocks += [("h3", "Spec"), ("pre", json.dumps(a.spec, indent=2, sort_keys=True, default=str)
-                                if a.spec else "(no spec.json)")]
+    spec = json.dumps(a.spec, indent=2, sort_keys=True, default=str) if a.spec else None
+    blocks.append(("details", ("Spec (as validated)", [("pre", spec)])) if spec else
+                  ("p", "(no spec.json)"))
     blocks.append(("p", f"Report generated {datetime.now(UTC).isoformat(timespec='seconds')}."))
     return blocks
 
@@ -133,7 +193,8 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None, *, eps=
                  n_boot: int = 1000, seed: int = 0, min_growth: float = MIN_GROWTH) -> Path:
     """Analyse ``run_dir`` and write the report into ``out_dir`` (default ``RUN_DIR/report``).
 
-    Writes report.md, report.html (self-contained), figures/*.png|svg and tables/*.csv; returns
+    Writes report.md, report.html (self-contained), figures/*.png|svg|pdf (and
+    figures/text_boxes.json, the drawn text extents) and tables/*.csv; returns
     the report folder.  ``eps`` defaults to the spec's eps (absolute 0.1 when missing).
     """
     a = analyse_run(run_dir, eps=eps, n_boot=n_boot, seed=seed, min_growth=min_growth)

@@ -1,19 +1,23 @@
-"""The report's figures (seaborn FacetGrids, one style, one colour per learner family).
+"""The report's figures (seaborn FacetGrids, one style, one fixed colour per learner).
 
-Every figure is saved as PNG and SVG; each function returns a list of :class:`Figure`.
+Every figure is saved as PNG, SVG and PDF (:mod:`reports.savefig`); each function returns a list
+of :class:`Figure`.
 
 * learning curves: median test error (line) and inter-quartile range (band) against n, faceted by
-  task configuration x d, log-log, with the eps threshold dashed;
+  task configuration x d (titles name only what differs: "p = 4, d = 16"), log-log, the eps
+  threshold dashed; the y axis covers the informative range (down to ``FLOOR_DECADES`` decades
+  below the smallest threshold) and points below it are drawn on the edge as open triangles;
 * n* against d, log-log: interpolated n* as markers, right-censored n* as upward arrows (n* >
   value), n* at the grid's first point as downward arrows (n* <= value), fitted n* = e^a d^beta
   solid, the theory's slope for the learner's family dashed;
-* beta against the family's depth/degree index with CIs (the d^omega(1) picture);
+* the verdict figure: beta against the family's depth/degree index with CIs, one panel per task
+  family, with the theory's asymptotic beta (dashed) and, where the analysis gives it, the
+  finite-d theory slope over the run's d range (dotted);
 * time-to-target t*(eps) against d, same conventions as n*.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -24,20 +28,15 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FormatStrFormatter, LogLocator, NullLocator
 
 from harness.analysis import Analysis
-from reports.style import apply_style, close, learner_styles, slug
+from reports.savefig import Figure, save_figure
+from reports.style import apply_style, by_family, learner_styles, slug
+from reports.tables import config_titles, family_title
+
+__all__ = ["Figure", "save_figure", "all_figures", "headline_figure"]
 
 ARROW = 1.9  # length of a censoring arrow, as a factor on the log axis
-
-
-@dataclass
-class Figure:
-    """A saved figure: short name, title, caption and its two files."""
-
-    name: str
-    title: str
-    caption: str
-    png: Path
-    svg: Path
+FLOOR_DECADES = 2.0  # learning curves: lowest y = smallest threshold / 10^FLOOR_DECADES
+GREY = "0.3"
 
 
 def loglog(grid_or_ax) -> None:
@@ -48,34 +47,22 @@ def loglog(grid_or_ax) -> None:
         ax.set_xscale("log")
         ax.set_yscale("log")
         for axis in (ax.xaxis, ax.yaxis):
-            axis.set_major_locator(LogLocator(base=10, numticks=6))
+            axis.set_major_locator(LogLocator(base=10, numticks=5))
             axis.set_minor_locator(NullLocator())
 
 
 def d_ticks(grid, ds) -> None:
-    """Ticks at the d-grid's values (thinned to at most 6) on every panel's x axis."""
+    """Ticks at the d-grid's values (thinned to at most 5) on every panel's x axis."""
     ds = np.unique(np.asarray(ds, float))
-    ds = ds[:: int(np.ceil(len(ds) / 6))] if len(ds) else ds
+    ds = ds[:: int(np.ceil(len(ds) / 5))] if len(ds) else ds
     for ax in np.ravel(grid.axes):
         ax.xaxis.set_major_locator(FixedLocator(ds))
         ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
 
 
-def save_figure(grid_or_fig, out: Path, name: str, title: str, caption: str) -> Figure:
-    """Save a figure (or seaborn grid) as PNG and SVG under ``out`` and close it."""
-    fig = getattr(grid_or_fig, "figure", grid_or_fig)
-    out.mkdir(parents=True, exist_ok=True)
-    fig.suptitle(title, y=1.02, fontsize=10)
-    png, svg = out / f"{name}.png", out / f"{name}.svg"
-    fig.savefig(png)
-    fig.savefig(svg)
-    close(fig)
-    return Figure(name, title, caption, png, svg)
-
-
 def _legend(grid, styles: dict, labels: list[str], extra: list[tuple[str, dict]] = ()) -> None:
     handles = {lab: Line2D([], [], color=styles[lab]["color"], marker=styles[lab]["marker"],
-                           label=lab) for lab in labels}
+                           label=lab) for lab in by_family(labels, styles)}
     for text, kw in extra:
         handles[text] = Line2D([], [], label=text, **kw)
     grid.add_legend(legend_data=handles, title="learner")
@@ -83,7 +70,9 @@ def _legend(grid, styles: dict, labels: list[str], extra: list[tuple[str, dict]]
 
 def _styles(a: Analysis) -> dict:
     df = a.records
-    return learner_styles(zip(df["label"], df["family"], strict=True)) if len(df) else {}
+    if not len(df):
+        return {}
+    return learner_styles(zip(df["label"], df["family"], df["learner"], strict=True))
 
 
 def _arrow(ax, x: float, y: float, bound: float, color) -> None:
@@ -94,6 +83,19 @@ def _arrow(ax, x: float, y: float, bound: float, color) -> None:
     ax.scatter([x], [tip], s=0, alpha=0)  # keeps the tip inside the autoscaled limits
 
 
+def curve_limits(values: np.ndarray, thresholds: np.ndarray) -> tuple[float, float]:
+    """y limits of a learning-curve figure: from max(smallest value, smallest threshold /
+    10^FLOOR_DECADES) to the largest value, with a margin of 25 % on the log axis ends."""
+    v = values[np.isfinite(values) & (values > 0)]
+    if not v.size:
+        return 1e-3, 1.5
+    t = thresholds[np.isfinite(thresholds) & (thresholds > 0)]
+    floor = t.min() / 10**FLOOR_DECADES if t.size else np.median(v) / 10**(2 * FLOOR_DECADES)
+    lo = max(v.min(), floor) / 1.25
+    hi = max(v.max(), t.max() if t.size else 0) * 1.25
+    return lo, hi
+
+
 def learning_curve_figures(a: Analysis, out: Path) -> list[Figure]:
     """One figure per task name: rows = task configurations, columns = d."""
     styles, figs = _styles(a), []
@@ -101,29 +103,47 @@ def learning_curve_figures(a: Analysis, out: Path) -> list[Figure]:
     thr = a.complexity.groupby(["task_label", "d"])["threshold"].median()
     for task, c in curves.groupby("task", sort=True):
         labels = sorted(c["label"].unique())
-        grid = sns.FacetGrid(c, row="task_label", col="d", height=2.3, aspect=1.2,
-                             sharey=True, despine=False)
+        short, const = config_titles(a.records, task)
+        t_here = thr[thr.index.get_level_values(0).isin(c["task_label"].unique())].to_numpy()
+        lo, hi = curve_limits(c["median"].to_numpy(float), np.asarray(t_here, float))
+        grid = sns.FacetGrid(c, row="task_label", col="d", height=2.2, aspect=1.25,
+                             sharey=True, despine=False, margin_titles=False)
 
-        def draw(data: pd.DataFrame, **_kw) -> None:
+        def draw(data: pd.DataFrame, floor: float = lo, **_kw) -> None:
             ax = plt.gca()
             for label, g in data.groupby("label", sort=True):
-                st = styles[label]
-                ax.fill_between(g["n"], g["q25"], g["q75"], color=st["color"], alpha=0.2, lw=0)
-                ax.plot(g["n"], g["median"], color=st["color"], marker=st["marker"], ms=3, lw=1.2)
+                st, g = styles[label], g.sort_values("n")
+                med = g["median"].to_numpy(float)
+                ax.fill_between(g["n"], np.maximum(g["q25"], floor), np.maximum(g["q75"], floor),
+                                color=st["color"], alpha=0.18, lw=0)
+                ax.plot(g["n"], np.maximum(med, floor), color=st["color"], marker=st["marker"],
+                        ms=3, lw=1.2)
+                below = med < floor
+                if below.any():
+                    ax.scatter(g["n"].to_numpy()[below], np.full(below.sum(), floor), marker="v",
+                               s=28, facecolors="white", edgecolors=st["color"], zorder=4,
+                               clip_on=False)
             t = thr.get((data["task_label"].iloc[0], data["d"].iloc[0]), np.nan)
             if np.isfinite(t):
-                ax.axhline(t, color="0.3", ls="--", lw=0.8)
+                ax.axhline(t, color=GREY, ls="--", lw=0.8)
 
         grid.map_dataframe(draw)
         loglog(grid)
-        grid.set_titles("{row_name}, d = {col_name}")
-        grid.set_axis_labels("n (training samples)", "test error (normalised MSE)")
-        _legend(grid, styles, labels, [("eps threshold", {"color": "0.3", "ls": "--"})])
-        figs.append(save_figure(grid, out, f"learning_curves_{slug(task)}",
-                          f"Learning curves: {task} (median over seeds, band = IQR)",
-                          "Median test error over seeds against n, with the inter-quartile "
-                          "range as a band; dashed: the eps threshold (for relative eps, its "
-                          "median over the seeds' teachers). Log-log axes."))
+        grid.set(ylim=(lo, hi))
+        for (row, col), ax in grid.axes_dict.items():
+            ax.set_title(f"{short.get(row, '')}, d = {col}" if short.get(row) else f"d = {col}")
+        grid.set_axis_labels("n (training samples)", "test error (nMSE)")
+        _legend(grid, styles, labels, [
+            ("eps threshold", {"color": GREY, "ls": "--"}),
+            ("below the axis", {"color": GREY, "marker": "v", "ls": "", "mfc": "white"})])
+        title = f"Learning curves: {task}" + (f" ({const})" if const else "")
+        figs.append(save_figure(grid, out, f"learning_curves_{slug(task)}", title,
+                                "Median test error over seeds against n, with the "
+                                "inter-quartile range as a band; dashed: the eps threshold (for "
+                                "relative eps, its median over the seeds' teachers); open "
+                                "triangles on the lower edge: medians below the axis range "
+                                f"(more than {FLOOR_DECADES:g} decades under the threshold). "
+                                "Log-log axes."))
     return figs
 
 
@@ -136,7 +156,7 @@ def _fit_line(ax, row: pd.Series, ds: np.ndarray, color, slope_col: str, icpt: f
 
 def _theory_line(ax, beta: float, ds: np.ndarray, y: np.ndarray, color) -> None:
     """Dashed line of slope ``beta`` through the geometric mean of the points."""
-    ok = np.isfinite(y)
+    ok = np.isfinite(y) & (y > 0)
     if not np.isfinite(beta) or ok.sum() == 0:
         return
     x0, y0 = np.exp(np.log(ds[ok]).mean()), np.exp(np.log(y[ok]).mean())
@@ -152,8 +172,9 @@ def _scaling_figures(a: Analysis, out: Path, value: str, slope: str, what: str,
     exp = a.exponents.set_index(["task_label", "label"]) if len(a.exponents) else None
     for task, c in sc.groupby("task", sort=True):
         labels = sorted(c["label"].unique())
+        short, const = config_titles(a.records, task)
         grid = sns.FacetGrid(c, col="task_label", col_wrap=min(3, c["task_label"].nunique()),
-                             height=2.8, aspect=1.1, sharey=False, despine=False)
+                             height=2.8, aspect=1.15, sharey=False, despine=False)
 
         def draw(data: pd.DataFrame, **_kw) -> None:
             ax = plt.gca()
@@ -175,20 +196,23 @@ def _scaling_figures(a: Analysis, out: Path, value: str, slope: str, what: str,
         grid.map_dataframe(draw)
         loglog(grid)
         d_ticks(grid, c["d"])
-        grid.set_titles("{col_name}")
+        for lab, ax in grid.axes_dict.items():
+            ax.set_title(short.get(lab) or task)
         grid.set_axis_labels("d (input dimension)", ylabel)
-        extra = [("fit", {"color": "0.3"}),
-                 ("censored (> value)", {"color": "0.3", "marker": "^", "ls": ""}),
-                 ("at grid min (<= value)", {"color": "0.3", "marker": "v", "ls": ""})]
+        extra = [("fit", {"color": GREY}),
+                 ("censored (> value)", {"color": GREY, "marker": "^", "ls": ""}),
+                 ("at grid min (<= value)", {"color": GREY, "marker": "v", "ls": ""})]
         if slope == "beta":
-            extra.insert(1, ("theory slope", {"color": "0.3", "ls": "--"}))
+            extra.insert(1, ("theory slope", {"color": GREY, "ls": "--"}))
         _legend(grid, styles, labels, extra)
-        name, title = f"{what}_vs_d_{slug(task)}", f"{ylabel} against d: {task}"
+        name = f"{what}_vs_d_{slug(task)}"
+        title = f"{ylabel} against d: {task}" + (f" ({const})" if const else "")
         figs.append(save_figure(grid, out, name, title,
-                          f"{ylabel} per learner against d (log-log) with the least-squares fit; "
-                          "arrows mark bounds (up: censored, n* > value; down: reached at the "
-                          "grid's first point)" + ("; dashed: the theory's slope for the "
-                          "learner's family." if slope == "beta" else ".")))
+                                f"{ylabel} per learner against d (log-log) with the "
+                                "least-squares fit; arrows mark bounds (up: censored, n* > "
+                                "value; down: reached at the grid's first point)"
+                                + ("; dashed: the theory's slope for the learner's family."
+                                   if slope == "beta" else ".")))
     return figs
 
 
@@ -208,52 +232,92 @@ def time_figures(a: Analysis, out: Path) -> list[Figure]:
     return _scaling_figures(a, out, "t_wall", "gamma_wall", "time", "t*(eps) wall [s]")
 
 
-def beta_index_figures(a: Analysis, out: Path) -> list[Figure]:
-    """beta against the depth/degree index, one figure per task family with >= 2 index values."""
+def verdict_frame(a: Analysis) -> pd.DataFrame:
+    """Exponent rows with an estimable beta in task families with >= 2 index values."""
     exp = a.exponents
     if exp.empty or "index_param" not in exp:
-        return []
-    styles, figs = _styles(a), []
+        return exp.iloc[0:0]
     fam = exp[exp["index_param"].notna() & exp["beta"].notna()
               & (exp["beta_kind"] != "not estimable")].copy()
     fam["index"] = pd.to_numeric(fam["hierarchy_index"], errors="coerce")
-    verdict = (a.verdicts.set_index(["family_key", "label"])["verdict"]
-               if len(a.verdicts) else pd.Series(dtype=object))
-    for key, f in fam.groupby("family_key", sort=True):
-        if f["index"].nunique() < 2:
-            continue
-        fig, ax = plt.subplots(figsize=(5.2, 3.6))
-        for label, g in f.groupby("label", sort=True):
-            _draw_beta(ax, g.sort_values("index"), styles[label],
-                       f"{label}: {verdict.get((key, label), 'n/a')}")
+    n_idx = fam.groupby("family_key")["index"].transform("nunique")
+    return fam[n_idx >= 2]
+
+
+def verdict_figures(a: Analysis, out: Path) -> list[Figure]:
+    """The verdict figure: beta against the depth/degree index, one panel per task family."""
+    fam = verdict_frame(a)
+    if fam.empty:
+        return []
+    styles = _styles(a)
+    keys = sorted(fam["family_key"].unique())
+    ncol = min(3, len(keys))
+    nrow = int(np.ceil(len(keys) / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.3 * nrow), squeeze=False)
+    finite_d = "theory_slope" in fam.columns
+    labels_all = by_family(fam["label"].unique(), styles)
+    for ax, key in zip(axes.ravel(), keys, strict=False):
+        f = fam[fam["family_key"] == key]
+        labels = sorted(f["label"].unique())
+        width = 0.04 * (f["index"].max() - f["index"].min())
+        for i, label in enumerate(labels):
+            g = f[f["label"] == label].sort_values("index")
+            _draw_beta(ax, g, styles[label], (i - (len(labels) - 1) / 2) * width, finite_d)
         ax.set_xlabel(f"{f['index_param'].iloc[0]} (depth/degree index)")
         ax.set_ylabel("beta  (n* ~ d^beta)")
         ax.set_xticks(sorted(f["index"].unique()))
-        ax.legend(fontsize=7, title="learner: verdict", title_fontsize=7)
-        figs.append(save_figure(fig, out, f"beta_vs_index_{slug(key)}",
-                          f"beta against {f['index_param'].iloc[0]}: {key}",
-                          "Fitted beta with its bootstrap CI per learner against the family's "
-                          "depth/degree; triangles up: lower bounds, down: upper bounds; dashed: "
-                          "the theory's beta for the learner's family."))
-    return figs
+        ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.set_title(family_title(key))
+    for ax in axes.ravel()[len(keys):]:
+        ax.set_visible(False)
+    handles = [Line2D([], [], color=styles[lab]["color"], marker=styles[lab]["marker"],
+                      label=lab) for lab in labels_all]
+    handles += [Line2D([], [], color=GREY, ls="--", label="theory (d -> inf)")]
+    if finite_d:
+        handles += [Line2D([], [], color=GREY, ls=":", label="theory at the run's d")]
+    handles += [Line2D([], [], color=GREY, marker="^", ls="", mfc="none", label="lower bound"),
+                Line2D([], [], color=GREY, marker="v", ls="", mfc="none", label="upper bound")]
+    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False,
+               title="learner", fontsize=8, title_fontsize=8)
+    fig.tight_layout()
+    return [save_figure(fig, out, "verdict", "Does beta grow with depth/degree?",
+                        "Fitted beta (n* ~ d^beta) with its 95 % bootstrap CI per learner "
+                        "against the task family's depth/degree index (learners offset "
+                        "slightly in x to keep the intervals apart); open triangles: bounds "
+                        "(up: lower, down: upper); dashed: the theory's asymptotic beta"
+                        + ("; dotted: the theory's finite-d slope over the run's d range."
+                           if finite_d else "."))]
 
 
-def _draw_beta(ax, g: pd.DataFrame, st: dict, legend: str) -> None:
-    x, y = g["index"].to_numpy(float), g["beta"].to_numpy(float)
+def _draw_beta(ax, g: pd.DataFrame, st: dict, dx: float, finite_d: bool) -> None:
+    x, y = g["index"].to_numpy(float) + dx, g["beta"].to_numpy(float)
     err = np.vstack([np.clip(y - g["beta_lo"], 0, None), np.clip(g["beta_hi"] - y, 0, None)])
     ax.errorbar(x, y, yerr=np.nan_to_num(err), color=st["color"], marker=st["marker"], ms=4,
-                capsize=3, lw=1.2, label=legend)
+                capsize=3, lw=1.2)
     for kind, mk in (("lower bound", "^"), ("upper bound", "v")):
         sel = (g["beta_kind"] == kind).to_numpy()
         ax.scatter(x[sel], y[sel], marker=mk, s=70, facecolors="none", edgecolors=st["color"])
-    th = g["theory_beta"].to_numpy(float)
+    th = pd.to_numeric(g["theory_beta"], errors="coerce").to_numpy(float)
     if np.isfinite(th).any():
         ax.plot(x, th, color=st["color"], ls="--", lw=1.0, alpha=0.8)
+    if finite_d:
+        ts = pd.to_numeric(g["theory_slope"], errors="coerce").to_numpy(float)
+        if np.isfinite(ts).any():
+            ax.plot(x, ts, color=st["color"], ls=":", lw=1.2, alpha=0.9)
+
+
+def headline_figure(figs: dict[str, list[Figure]]) -> Figure | None:
+    """The figure of the first screen: the verdict figure, else the first n* figure."""
+    for section in ("verdict", "nstar", "curves"):
+        if figs.get(section):
+            return figs[section][0]
+    return None
 
 
 def all_figures(a: Analysis, out: Path) -> dict[str, list[Figure]]:
     """Every figure of the report, by section."""
     apply_style()
     out.mkdir(parents=True, exist_ok=True)
-    return {"curves": learning_curve_figures(a, out), "nstar": nstar_figures(a, out),
-            "beta_index": beta_index_figures(a, out), "time": time_figures(a, out)}
+    (out / "text_boxes.json").unlink(missing_ok=True)
+    return {"verdict": verdict_figures(a, out), "curves": learning_curve_figures(a, out),
+            "nstar": nstar_figures(a, out), "time": time_figures(a, out)}

@@ -7,12 +7,14 @@ every computed column (bootstrap replicates excepted) so that they can be re-ana
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from harness.analysis import Analysis
+from reports.overview import degree_text, fit_notes_table
 
 
 def fmt(x, digits: int = 3) -> str:
@@ -22,6 +24,67 @@ def fmt(x, digits: int = 3) -> str:
     except (TypeError, ValueError):
         return "" if x is None else str(x)
     return "" if not np.isfinite(x) else f"{x:.{digits}g}"
+
+
+def _kv(params: dict) -> str:
+    return ", ".join(f"{k} = {_val(v)}" for k, v in sorted(params.items()))
+
+
+def _val(v) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def family_title(key: str) -> str:
+    """A task family key (``toy{"r": 2}``) as words: ``toy (r = 2)``."""
+    key = str(key)
+    name, brace, rest = key.partition("{")
+    try:
+        params = json.loads(brace + rest) if brace else {}
+    except json.JSONDecodeError:
+        return key
+    return f"{name} ({_kv(params)})" if params else name
+
+
+def config_titles(records: pd.DataFrame, task: str) -> tuple[dict[str, str], str]:
+    """Short facet titles of one task's configurations: ``task_label -> "p = 4"`` naming only
+    the parameters that differ between the configurations, and the constant ones as words."""
+    rows = records.loc[records["task"] == task, ["task_label", "task_params"]]
+    configs = {lab: (p if isinstance(p, dict) else {})
+               for lab, p in zip(rows["task_label"], rows["task_params"], strict=True)}
+    keys = sorted({k for p in configs.values() for k in p})
+    vary = [k for k in keys if len({json.dumps(p.get(k), default=str)
+                                    for p in configs.values()}) > 1]
+    const = {k: v for k, v in next(iter(configs.values()), {}).items() if k not in vary}
+    short = {lab: _kv({k: p.get(k) for k in vary}) for lab, p in configs.items()}
+    return short, (_kv(const) if const else "")
+
+
+#: "not estimable (reason)" inside a cell
+_NOT_ESTIMABLE = re.compile(r"not estimable \(([^()]*)\)")
+
+
+def footnote_reasons(df: pd.DataFrame, notes: list[str] | None = None
+                     ) -> tuple[pd.DataFrame, list[str]]:
+    """Replace every "not estimable (reason)" in ``df`` by "not estimable [k]"; returns the new
+    table and the numbered reasons (``notes[k-1]``), extending ``notes`` when given."""
+    notes = [] if notes is None else notes
+
+    def sub(m: re.Match) -> str:
+        if m.group(1) not in notes:
+            notes.append(m.group(1))
+        return f"not estimable [{notes.index(m.group(1)) + 1}]"
+
+    out = df.copy()
+    for col in out.columns:
+        out[col] = out[col].map(lambda v: _NOT_ESTIMABLE.sub(sub, v) if isinstance(v, str)
+                                else v)
+    return out, notes
+
+
+def footnote_text(notes: list[str]) -> str:
+    """The footnotes of :func:`footnote_reasons` as one line."""
+    return "Not estimable because: " + "; ".join(f"[{i}] {n}" for i, n in
+                                                  enumerate(notes, 1)) + "."
 
 
 def _verdict_lookup(a: Analysis) -> dict:
@@ -41,13 +104,20 @@ def exponent_table(a: Analysis) -> pd.DataFrame:
     if e.empty:
         return pd.DataFrame(columns=cols)
     look = _verdict_lookup(a)
+    deg = degree_text(a)
     rows = []
     for _, r in e.iterrows():
-        rows.append([r["task_label"], r["label"], r["family"], r["beta_text"],
+        rows.append([r["task_label"], _with_degree(r["label"], deg.get((r["task_label"],
+                                                                       r["label"]))),
+                     r["family"], r["beta_text"],
                      fmt(r["theory_beta"]), r["gamma_wall_text"], r["gamma_cpu_text"],
                      _bounded(r), r["d_values"],
                      look.get((r["family_key"], r["label"]), "")])
     return pd.DataFrame(rows, columns=cols)
+
+
+def _with_degree(label: str, degree: str | None) -> str:
+    return f"{label} ({degree})" if degree else label
 
 
 def _bounded(r: pd.Series) -> str:
@@ -66,6 +136,7 @@ def complexity_table(a: Analysis) -> pd.DataFrame:
             "error at fixed n [IQR]", "fixed n", "seeds"]
     if sc.empty:
         return pd.DataFrame(columns=cols)
+    deg = degree_text(a, by=("task_label", "d", "label"))
     rows = []
     for _, r in sc.iterrows():
         err = (f"{fmt(r['err_fixed'])} [{fmt(r['err_fixed_q25'])}, {fmt(r['err_fixed_q75'])}]"
@@ -74,10 +145,21 @@ def complexity_table(a: Analysis) -> pd.DataFrame:
             f"{int(r['n_fixed'])}" + ("" if r["common"] else " (own)"))
         tw = ("> " if r["bound"] == 1 else "") + fmt(r["t_wall"])
         tc = ("> " if r["bound"] == 1 else "") + fmt(r["t_cpu"])
-        rows.append([r["task_label"], int(r["d"]), r["label"], r["nstar_text"],
+        label = _with_degree(r["label"], deg.get((r["task_label"], r["d"], r["label"])))
+        rows.append([r["task_label"], int(r["d"]), label, r["nstar_text"],
                      r["censor_reason"], tw if fmt(r["t_wall"]) else "",
                      tc if fmt(r["t_cpu"]) else "", err, fixed, int(r["n_seeds"])])
     return pd.DataFrame(rows, columns=cols)
+
+
+def slope_texts(v: pd.DataFrame) -> list[str]:
+    """The slope of beta against the index as text: ``> 0.22 [0.175, 0.297]``; '' if none."""
+    out = []
+    for _, r in v.iterrows():
+        out.append("" if not np.isfinite(float(r["slope"])) else (
+            {"lower bound": "> ", "upper bound": "< "}.get(r["slope_kind"], "")
+            + f"{r['slope']:.2f} [{fmt(r['slope_lo'])}, {fmt(r['slope_hi'])}]"))
+    return out
 
 
 def verdict_table(a: Analysis) -> pd.DataFrame:
@@ -88,11 +170,9 @@ def verdict_table(a: Analysis) -> pd.DataFrame:
     if v.empty:
         return pd.DataFrame(columns=cols)
     rows = []
-    for _, r in v.iterrows():
-        slope = "" if not np.isfinite(float(r["slope"])) else (
-            {"lower bound": "> ", "upper bound": "< "}.get(r["slope_kind"], "")
-            + f"{r['slope']:.2f} [{fmt(r['slope_lo'])}, {fmt(r['slope_hi'])}]")
-        rows.append([r["family_key"], r["index_param"], r["label"], r["family"], r["betas"],
+    for slope, (_, r) in zip(slope_texts(v), v.iterrows(), strict=True):
+        rows.append([family_title(r["family_key"]), r["index_param"], r["label"], r["family"],
+                     r["betas"],
                      slope, r["verdict"], r["reason"], r["expected"]])
     return pd.DataFrame(rows, columns=cols)
 
@@ -140,6 +220,15 @@ def provenance_table(a: Analysis) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["key", "value"])
 
 
+def by_task(display: pd.DataFrame, a: Analysis) -> list[tuple[str, pd.DataFrame]]:
+    """A display table (first column: task configuration) split by task name, in order."""
+    if display.empty:
+        return []
+    names = dict(zip(a.records["task_label"], a.records["task"], strict=True))
+    task = display.iloc[:, 0].map(lambda lab: names.get(lab, str(lab).split("(")[0]))
+    return [(str(t), g.reset_index(drop=True)) for t, g in display.groupby(task, sort=True)]
+
+
 def write_csvs(a: Analysis, out: Path) -> dict[str, Path]:
     """All computed tables as CSV (numbers in full); returns name -> path."""
     out.mkdir(parents=True, exist_ok=True)
@@ -148,7 +237,7 @@ def write_csvs(a: Analysis, out: Path) -> dict[str, Path]:
         "verdicts": a.verdicts, "sample_complexity": a.complexity,
         "learning_curves": a.curves, "failures": a.failures,
         "paired_errors": a.paired_errors, "paired_beta": a.paired_beta,
-        "exponent_table": exponent_table(a),
+        "exponent_table": exponent_table(a), "fit_notes": fit_notes_table(a),
     }
     paths = {}
     for name, frame in frames.items():

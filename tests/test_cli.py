@@ -60,3 +60,75 @@ def test_show_list_export(smoke_run, tmp_path):
 def test_commands_on_a_missing_run_folder_fail_cleanly(tmp_path):
     proc = hierbench("report", str(tmp_path / "nope"), check=False)
     assert proc.returncode == 2 and "not a run folder" in proc.stderr
+
+
+# --- spec-time validation and failure exit status (plugins: tests/plugins/constrained.py) ---
+
+FAILING = """
+name = "failing"
+seeds = 1
+n_test = 200
+[n_grid]
+n_min = 32
+n_max = 64
+ratio = 2.0
+[execution]
+executor = "serial"
+[[tasks]]
+name = "checked_linear"
+d = [4, 8]
+[[learners]]
+name = "constrained"
+label = "boom"
+params = {{ mode = "{mode}" }}
+[[learners]]
+name = "mean"
+[[learners]]
+name = "sklearn.linear_model.Ridge"
+label = "sk-ridge"
+params = {{ alpha = {alpha} }}
+"""
+
+
+def _failing_spec(tmp_path, mode="explode", alpha=1.0, name="f"):
+    from conftest import write_spec
+
+    return write_spec(tmp_path / f"{name}.toml", FAILING.format(mode=mode, alpha=alpha))
+
+
+def test_learner_whose_every_job_fails_exits_3_with_one_line_per_learner(tmp_path):
+    from conftest import PLUGINS
+
+    run_dir = tmp_path / "run"
+    proc = hierbench("run", str(_failing_spec(tmp_path)), "--out", str(run_dir),
+                     "--no-progress", "--plugin", str(PLUGINS / "constrained.py"), check=False)
+    assert proc.returncode == 3, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("failed:")]
+    assert lines == ["failed: learner 'boom': all 4 jobs failed or timed out; first: "
+                     "RuntimeError: the explode mode always fails"]
+    df = results_frame(run_dir)
+    assert set(df.loc[df.label == "boom", "status"]) == {"failed"}
+    assert (df.loc[df.label != "boom", "status"] == "ok").all()
+    assert (run_dir / "report" / "report.html").is_file()  # the report is still built
+
+
+def test_validate_and_run_reject_a_bad_value_before_any_job(tmp_path):
+    from conftest import PLUGINS
+
+    plugin = ("--plugin", str(PLUGINS / "constrained.py"))
+    ok = hierbench("validate", str(_failing_spec(tmp_path, mode="fit")), *plugin)
+    assert "valid" in ok.stdout
+    for spec, message in (
+            (_failing_spec(tmp_path, mode="fit", alpha=-1, name="alpha"),
+             "learner 'sk-ridge': params.alpha = -1 is not allowed; allowed: a float in the "
+             "range [0.0, inf)"),
+            (_failing_spec(tmp_path, mode="explodes", name="mode"),
+             "learner 'boom': params.mode = 'explodes' is not allowed; allowed: 'explode', "
+             "'fit'")):
+        run = ("run", str(spec), "--out", str(tmp_path / "r"))
+        for cmd in (("validate", str(spec)), run) if "alpha" in spec.name else (run,):
+            proc = hierbench(*cmd, *plugin, check=False)
+            lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+            assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+            assert lines[0].startswith(f"error: {spec.name}: learners.") and message in lines[0]
+            assert not (tmp_path / "r").exists()  # nothing ran

@@ -43,8 +43,14 @@ name = "huge"
 def test_misbehaving_learners_are_recorded(tmp_path):
     spec = write_spec(tmp_path / "isolation.toml", SPEC)
     run_dir = tmp_path / "run"
-    hierbench("run", str(spec), "--out", str(run_dir), "--plugin", str(PLUGINS / "misbehaving.py"),
-              "--workers", "2", "--no-report", "--no-progress")
+    proc = hierbench("run", str(spec), "--out", str(run_dir), "--plugin",
+                     str(PLUGINS / "misbehaving.py"), "--workers", "2", "--no-report",
+                     "--no-progress", check=False)
+    # every job of six learners failed: one line each, exit status 3
+    failed = sorted(ln.split("'")[1] for ln in proc.stderr.splitlines()
+                    if ln.startswith("failed: learner '"))
+    assert proc.returncode == 3 and failed == sorted(
+        ["raises", "exits", "segfaults", "sleeps", "nans", "hungry"]), proc.stderr
     df = results_frame(run_dir)
     assert len(df) == 16 and df.key.is_unique  # 8 learners x 2 n, each exactly once
     by = {label: g for label, g in df.groupby("label")}

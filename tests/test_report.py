@@ -10,9 +10,9 @@ from harness.record import Record
 from reports import build_report, read_tables, show_summary
 from reports.synthetic import demo_run, write_run
 
-FIGURES = ["learning_curves_toy", "nstar_vs_d_toy", "time_vs_d_toy", "beta_vs_index_toy_r_2"]
+FIGURES = ["learning_curves_toy", "nstar_vs_d_toy", "time_vs_d_toy", "verdict"]
 TABLES = ["exponents", "exponent_table", "verdicts", "sample_complexity", "learning_curves",
-          "failures", "paired_errors", "paired_beta"]
+          "failures", "paired_errors", "paired_beta", "fit_notes"]
 SECTIONS = ["1. Exponents", "2. Learning curves", "3. Sample complexity", "4. beta against",
             "5. Time to target", "6. Failures", "Paired comparisons", "7. Provenance"]
 
@@ -97,7 +97,189 @@ def test_report_of_a_single_d(tmp_path):
     out = build_report(tmp_path, n_boot=10)
     md = (out / "report.md").read_text()
     assert "Fewer than three d values" in md and "No provenance.json" in md
+    assert "No verdict: every task family of this run has one depth/degree value" in md
     exp = pd.read_csv(out / "tables" / "exponents.csv")
     assert (exp["beta_kind"] == "not estimable").all()
     assert exp["beta_text"].str.contains("1 usable d value").all()
     assert (out / "figures" / "nstar_vs_d_toy.png").stat().st_size > 0
+
+
+# --- style: one fixed colour per learner, families at a glance, colour-blind safe -------------
+
+# Machado, Oliveira & Fernandes (2009) simulation matrices (severity 1) on linear sRGB
+CVD = {"deuteranopia": [[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413],
+                        [-0.011820, 0.042940, 0.968881]],
+       "protanopia": [[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216],
+                      [-0.003882, -0.048116, 1.051998]],
+       "tritanopia": [[1.255528, -0.076749, -0.178779], [-0.078411, 0.930809, 0.147602],
+                      [0.004733, 0.691367, 0.303900]]}
+FAMILY_OF = {"krr": "non-hierarchical", "ntk": "non-hierarchical", "nngp": "non-hierarchical",
+             "poly_features": "non-hierarchical", "random_features": "non-hierarchical",
+             "mlp": "hierarchical", "two_layer": "hierarchical", "bfc_net": "hierarchical",
+             "layerwise": "layerwise", "three_layer": "layerwise", "mean": "baseline",
+             "ridge": "baseline"}
+
+
+def _lab(rgb, matrix=None):
+    """CIELAB (D65) of an sRGB colour, optionally after a linear-RGB CVD simulation."""
+    import numpy as np
+
+    c = np.asarray(rgb, float)
+    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    if matrix is not None:
+        lin = np.clip(np.asarray(matrix) @ lin, 0, 1)
+    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722],
+                    [0.0193, 0.1192, 0.9505]]) @ lin / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+def test_learner_colours_are_fixed_and_families_read_at_a_glance():
+    import colorsys
+    import itertools
+
+    import numpy as np
+
+    from reports.style import learner_styles
+
+    every = learner_styles([(n, f, n) for n, f in FAMILY_OF.items()])
+    alone = learner_styles([("krr", "non-hierarchical", "krr"), ("mlp", "hierarchical", "mlp")])
+    assert alone["krr"] == every["krr"] and alone["mlp"] == every["mlp"]  # same in every figure
+    for name, fam in FAMILY_OF.items():
+        h, lum, sat = colorsys.rgb_to_hls(*every[name]["color"])
+        hue = 360 * h
+        if fam == "non-hierarchical":
+            assert hue <= 60 or hue >= 290, name  # warm
+        elif fam == "baseline":
+            assert sat < 0.05, name  # grey
+        else:
+            assert 130 <= hue <= 270, name  # cool
+    markers = {fam: {every[n]["marker"] for n in FAMILY_OF if FAMILY_OF[n] == fam}
+               for fam in set(FAMILY_OF.values())}
+    assert all(len(m) == 1 for m in markers.values()) and len(set.union(*markers.values())) == 4
+    # two labels of one learner: shades of its colour, still distinct
+    two = learner_styles([("krr-rbf", "non-hierarchical", "krr"),
+                          ("krr-lap", "non-hierarchical", "krr")])
+    assert two["krr-rbf"]["color"] != two["krr-lap"]["color"]
+    # within a family the colours stay apart (CIELAB distance >= 15) for normal vision and under
+    # simulated deuteranopia, protanopia and tritanopia
+    for matrix in (None, *CVD.values()):
+        for a, b in itertools.combinations(FAMILY_OF, 2):
+            if FAMILY_OF[a] == FAMILY_OF[b]:
+                dist = np.linalg.norm(_lab(every[a]["color"], matrix)
+                                      - _lab(every[b]["color"], matrix))
+                assert dist >= 15, (a, b, matrix)
+
+
+def test_show_is_readable_at_80_columns(report):
+    console = Console(record=True, width=80)
+    show_summary(report.parent, console=console, n_boot=50)
+    text = console.export_text()
+    assert max(map(len, text.splitlines())) <= 80
+    # whole words, not columns of fragments: verdicts, learners and reasons stay on one line
+    for word in ("not enough evidence", "bounded", "grows", "DivergenceError: loss is nan",
+                 "not estimable [1]", "Not estimable because: [1] censored at every d."):
+        assert word in text, word
+    assert "Verdict: does beta grow" in text.splitlines()[1]
+
+
+def test_first_screen_order_and_footnotes(report):
+    md = (report / "report.md").read_text()
+    first = md[:md.index("## 1. Exponents")]
+    assert first.index("**tasks**") < first.index("## Verdict") < first.index("| task family")
+    assert first.index("| task family") < first.index("![Does beta grow")
+    assert "not estimable (" not in md.split("## 7. Provenance")[0]  # reasons are footnotes
+    assert "Not estimable because: [1] censored at every d." in first
+    assert md.count("<details><summary>toy:") == 2  # exponents and n* tables, grouped by task
+    assert '{"r": 2}' not in md.split("## 7. Provenance")[0]  # no JSON in titles or tables
+    html = (report / "report.html").read_text()
+    assert html.index('<dl class="facts">') < html.index('class="headline"') < html.index(
+        "<nav>")
+
+
+def test_fit_notes_and_poly_degree_labels(tmp_path):
+    import numpy as np
+
+    from reports.synthetic import Law, SynthTask, law_records, n_grid
+
+    task = SynthTask("toy", {"p": 2}, "p", 0.3, {})
+    rng = np.random.default_rng(0)
+    kw = {"ds": [4, 8, 16], "seeds": [0, 1], "grid": n_grid(16, 2**10), "threshold": 0.1,
+          "rng": rng}
+    falkon = law_records(task, Law("falkon", "non-hierarchical", "krr", beta=1.0), **kw)
+    net = law_records(task, Law("mlp", "hierarchical", "mlp", beta=1.0), **kw)
+    poly = law_records(task, Law("poly", "non-hierarchical", "poly_features", beta=1.0), **kw)
+    for i, r in enumerate(falkon):
+        r.fit_info = {"approximate": i % 3 == 0, "approx_reason": "512 centres < n",
+                      "n_centres": 512}
+    for i, r in enumerate(net):
+        r.fit_info = {"budget_exhausted": i % 2 == 0, "steps": 100}
+    for r in poly:
+        r.fit_info = {"degree": 2 if r.d < 16 else 3}
+    write_run(tmp_path, falkon + net + poly, {"name": "notes"})
+    out = build_report(tmp_path, n_boot=20)
+    notes = pd.read_csv(out / "tables" / "fit_notes.csv").set_index("learner")
+    n_ok = len(falkon)
+    assert notes.loc["falkon", "approximate"] == len(range(0, n_ok, 3))
+    assert notes.loc["falkon", "approximation reason (first)"] == "512 centres < n"
+    assert notes.loc["mlp", "ended on budget"] == len(range(0, n_ok, 2))
+    assert notes.loc["poly", "degree used"] == "degree 2-3"
+    md = (out / "report.md").read_text()
+    assert f"{len(range(0, n_ok, 3))} of {n_ok} falkon fits approximate" in md
+    assert "| toy(p=2) | poly (degree 2-3) |" in md  # exponent row labelled with the degree
+    assert "| toy(p=2) | 16 | poly (degree 3) |" in md  # n* row at d = 16
+
+
+def test_quick_like_figures_have_short_titles_and_no_overlapping_text(tmp_path):
+    """Eight learners, long task parameters, four d values: the figures the quick preset gives."""
+    import json
+
+    from harness.analysis import analyse_run
+    from reports.figures import learning_curve_figures, nstar_figures, verdict_figures
+    from reports.savefig import TEXT_BOXES, overlapping_texts
+    from reports.style import apply_style
+    from reports.synthetic import Law, SynthTask, n_grid, synthetic_run
+
+    tasks = [SynthTask("multi_index", {"low_share": 0.5, "p": p, "r": 2}, "p", 0.5,
+                       {"non-hierarchical": float(p), "hierarchical": 2.0}) for p in (2, 4)]
+    names = {"krr": "non-hierarchical", "ntk": "non-hierarchical",
+             "poly_features": "non-hierarchical", "random_features": "non-hierarchical",
+             "mlp": "hierarchical", "two_layer": "hierarchical", "bfc_net": "hierarchical",
+             "layerwise": "layerwise"}
+    laws = [Law(n, f, n, coef=2.0 + i, beta=(lambda p: p) if f == "non-hierarchical" else 2.0)
+            for i, (n, f) in enumerate(names.items())]
+    run = synthetic_run(tmp_path, tasks, laws, ds=[8, 12, 16, 24], seeds=[0, 1],
+                        grid=n_grid(64, 2048, ratio=2.0))
+    a = analyse_run(run, n_boot=10)
+    a.exponents["theory_slope"] = a.exponents["theory_beta"] - 0.3  # the finite-d theory column
+    apply_style()
+    out = tmp_path / "figures"
+    figs = {"curves": learning_curve_figures(a, out), "nstar": nstar_figures(a, out),
+            "verdict": verdict_figures(a, out)}
+    boxes = json.loads((out / TEXT_BOXES).read_text())
+    assert sorted(boxes) == sorted(f.name for fs in figs.values() for f in fs)
+    for name, fig_boxes in boxes.items():
+        assert overlapping_texts(fig_boxes) == [], name
+    texts = {b[4] for b in boxes["learning_curves_multi_index"]}
+    assert {"p = 2, d = 8", "p = 4, d = 24"} <= texts  # short facet titles
+    assert not any("low_share" in t and "d =" in t for t in texts)
+    assert "Learning curves: multi_index (low_share = 0.5, r = 2)" in texts
+    verdict = {b[4] for b in boxes["verdict"]}
+    assert "theory at the run's d" in verdict and "multi_index (low_share = 0.5, r = 2)" in verdict
+    assert not any("{" in t for t in verdict)  # no JSON in the titles
+    assert all(f.pdf.read_bytes()[:4] == b"%PDF" for fs in figs.values() for f in fs)
+
+
+def test_learning_curve_limits_keep_the_informative_range():
+    import numpy as np
+
+    from reports.figures import FLOOR_DECADES, curve_limits
+
+    # polynomial features interpolate: a median of 1e-10 must not stretch the axis down to it
+    values = np.array([1.0, 0.5, 0.2, 0.05, 1e-10, np.nan])
+    lo, hi = curve_limits(values, np.array([0.1, 0.2]))
+    assert lo == pytest.approx(0.1 / 10**FLOOR_DECADES / 1.25) and hi == pytest.approx(1.25)
+    assert (values[np.isfinite(values)] < lo).sum() == 1  # the one point drawn on the edge
+    # nothing below the floor: the axis ends just under the smallest value
+    lo, _ = curve_limits(np.array([0.9, 0.3, 0.08]), np.array([0.1]))
+    assert lo == pytest.approx(0.08 / 1.25)

@@ -95,3 +95,88 @@ def test_task_grid_expands_into_labelled_instances():
     inst = parse_spec(data).tasks[0].instances()
     assert inst == [("multi_index(p=2,r=1)", {"r": 1, "p": 2}),
                     ("multi_index(p=4,r=1)", {"r": 1, "p": 4})]
+
+
+# --- spec-time validation against the learners' parameter constraints (harness/validate.py) ---
+
+CONSTRAINED = """
+name = "v"
+seeds = 1
+[n_grid]
+n_min = 32
+n_max = 64
+[[tasks]]
+name = "checked_linear"
+d = [4, 8]
+params = { scale = 1.0 }
+[[learners]]
+name = "constrained"
+label = "con"
+params = { alpha = 0.5 }
+[[learners]]
+name = "sklearn.linear_model.Ridge"
+label = "sk-ridge"
+params = { alpha = 1.0 }
+[[learners]]
+name = "ridge"
+"""
+
+
+@pytest.fixture
+def constrained_plugin():
+    from conftest import PLUGINS
+
+    from harness.plugins import load_plugin_file
+
+    load_plugin_file(PLUGINS / "constrained.py")
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda s: s.replace("alpha = 1.0", "alpha = -1"),
+     "learners.1 (sklearn.linear_model.Ridge): learner 'sk-ridge': params.alpha = -1 is not "
+     "allowed; allowed: a float in the range [0.0, inf); or an array-like"),
+    (lambda s: s.replace("alpha = 1.0", 'solver = "cholesky_"'),
+     "learner 'sk-ridge': params.solver = 'cholesky_' is not allowed; allowed: 'auto', "
+     "'cholesky', 'lbfgs'"),
+    (lambda s: s.replace("alpha = 0.5", 'mode = "fitt"'),
+     "learners.0 (constrained): learner 'con': params.mode = 'fitt' is not allowed; "
+     "allowed: 'explode', 'fit'"),
+    (lambda s: s.replace("alpha = 0.5", "width = 0"),
+     "learner 'con': params.width = 0 is not allowed; allowed: an int in the range [1, inf); "
+     "or None"),
+    (lambda s: s.replace("alpha = 0.5", 'alpha = "big"'),
+     "learner 'con': params.alpha = 'big' is not allowed; allowed: a float in the range "
+     "(0.0, inf)"),
+    (lambda s: s + "params = { alphas = [0.1, -1.0] }\n",
+     "learners.2 (ridge): learner 'ridge': params.alphas = [0.1, -1.0] is not allowed; allowed: "
+     "a non-empty sequence of floats, each in the range (0.0, inf)"),
+    (lambda s: s + 'params = { alphas = "many" }\n', "params.alphas = 'many' is not allowed"),
+    (lambda s: s.replace("scale = 1.0", "scale = -2"),
+     "tasks.0 (checked_linear): task 'checked_linear': parameter 'scale' = -2 is out of range"),
+    (lambda s: s.replace("d = [4, 8]", "d = [1, 8]"),
+     "task 'checked_linear': d = 1 is out of range; allowed: d >= 2"),
+])
+def test_constraint_violations_are_one_line_naming_learner_key_value_allowed(
+        tmp_path, constrained_plugin, edit, message):
+    _load(tmp_path, CONSTRAINED)  # the unedited spec is valid
+    with pytest.raises(SpecError) as info:
+        _load(tmp_path, edit(CONSTRAINED))
+    text = str(info.value)
+    assert "\n" not in text and message in text, text
+
+
+def test_task_without_check_params_is_built_once_at_the_smallest_d(tmp_path):
+    # multi_index has no check_params in this test's sense: r = 0 fails when the task is built
+    with pytest.raises(SpecError, match=r"tasks.0 \(multi_index\): "):
+        _load(tmp_path, BASE.replace("p = 2, r = 1", "p = 2, r = 0"))
+
+
+def test_run_spec_validates_before_any_job(tmp_path, constrained_plugin):
+    from harness.runner import RunOptions, run_spec
+    from harness.validate import ValidationFailure
+
+    spec = parse_spec(__import__("tomllib").loads(
+        CONSTRAINED.replace("alpha = 0.5", 'mode = "fitt"')))
+    with pytest.raises(ValidationFailure, match="params.mode = 'fitt'"):
+        run_spec(spec, tmp_path / "r", RunOptions(executor="serial", progress=False))
+    assert not (tmp_path / "r").exists()

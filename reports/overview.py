@@ -1,0 +1,157 @@
+"""What a run was, in a few lines, and how its fits ended (approximate, on budget, degree used).
+
+* :func:`run_overview` -- tasks (with their parameter values), learners (with their families),
+  the d and n ranges, the seeds, the records by status, eps and the wall time (provenance's
+  started/finished, else the sum of the fit times): the first table of the report;
+* :func:`fit_notes_table` -- per learner: ok fits, how many the learner marked approximate
+  (``fit_info["approximate"]``: Nystrom/Falkon with fewer centres than the target needs) and how
+  many ended on their step/epoch budget (``fit_info["budget_exhausted"]``), and the polynomial
+  degree used (``fit_info["degree"]``, poly_features);
+* :func:`degree_text` -- "degree 3" / "degree 2-4" per (task configuration, learner), to label
+  poly_features rows.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from harness.analysis import Analysis
+
+STATUSES = ("ok", "failed", "timeout", "skipped")
+#: the learner whose fit_info "degree" labels its rows (the polynomial degree it chose)
+DEGREE_LEARNERS = ("poly_features",)
+
+
+def _range(values) -> str:
+    v = sorted({int(x) for x in values})
+    if not v:
+        return "none"
+    shown = ", ".join(map(str, v)) if len(v) <= 6 else f"{v[0]}, {v[1]}, ..., {v[-1]}"
+    return f"{v[0]} to {v[-1]} ({len(v)} values: {shown})" if len(v) > 1 else str(v[0])
+
+
+def _duration(seconds: float) -> str:
+    if not np.isfinite(seconds):
+        return "unknown"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _wall(a: Analysis) -> str:
+    df = a.records
+    fit = pd.to_numeric(df.get("fit_wall_s", pd.Series(dtype=float)), errors="coerce").sum()
+    p = a.provenance or {}
+    try:
+        start = datetime.fromisoformat(str(p["started_at"]).replace("Z", "+00:00"))
+        end = datetime.fromisoformat(str(p["finished_at"]).replace("Z", "+00:00"))
+        run = _duration((end - start).total_seconds()) + f" (started {start:%Y-%m-%d %H:%M} UTC)"
+    except (KeyError, TypeError, ValueError):
+        run = "unknown (no start/finish in provenance)"
+    return f"{run}; fit time summed over jobs: {_duration(float(fit))}"
+
+
+def _task_text(df: pd.DataFrame) -> str:
+    parts = []
+    for task, g in df.groupby("task", sort=True):
+        values: dict[str, set] = {}
+        for p in g["task_params"]:
+            for k, v in (p if isinstance(p, dict) else {}).items():
+                values.setdefault(k, set()).add(json.dumps(v, default=str))
+        params = "; ".join(f"{k} = {', '.join(sorted(vs, key=_num_key))}"
+                           for k, vs in sorted(values.items()))
+        n_conf = g["task_label"].nunique()
+        parts.append(f"{task} ({params})" + (f", {n_conf} configurations" if n_conf > 1 else "")
+                     if params else task)
+    return "; ".join(parts)
+
+
+def _num_key(s: str):
+    try:
+        return (0, float(s), s)
+    except ValueError:
+        return (1, 0.0, s)
+
+
+def run_overview(a: Analysis) -> pd.DataFrame:
+    """The "what was run" table: (item, value) rows."""
+    df = a.records
+    if not len(df):
+        return pd.DataFrame({"item": ["records"], "value": ["none: nothing was measured yet"]})
+    counts = df["status"].value_counts().to_dict()
+    status = ", ".join(f"{counts.get(s, 0)} {s}" for s in STATUSES if counts.get(s, 0))
+    fams = df.groupby("label", sort=True)["family"].first()
+    seeds = sorted(int(s) for s in df["seed"].unique())
+    rows = [
+        ("tasks", _task_text(df)),
+        ("learners", ", ".join(f"{lab} ({fam})" for lab, fam in fams.items())),
+        ("d", _range(df["d"])),
+        ("n", _range(df["n"])),
+        ("seeds", f"{len(seeds)} ({', '.join(map(str, seeds))})" if len(seeds) <= 8
+         else f"{len(seeds)} ({seeds[0]} to {seeds[-1]})"),
+        ("target", a.eps.text()),
+        ("fits", f"{len(df)} ({status})"),
+        ("wall time", _wall(a)),
+    ]
+    return pd.DataFrame(rows, columns=["item", "value"])
+
+
+def _info(df: pd.DataFrame, key: str) -> pd.Series:
+    return df["fit_info"].map(lambda i: i.get(key) if isinstance(i, dict) else None)
+
+
+def degree_text(a: Analysis, by: tuple[str, ...] = ("task_label", "label")) -> dict:
+    """``key -> "degree 3"`` (or "degree 2-4") for the poly_features rows, keyed by ``by``."""
+    df = a.records
+    if not len(df) or "fit_info" not in df:
+        return {}
+    df = df[(df["status"] == "ok") & df["learner"].isin(DEGREE_LEARNERS)].copy()
+    df["degree_used"] = pd.to_numeric(_info(df, "degree"), errors="coerce")
+    df = df[df["degree_used"].notna()]
+    out = {}
+    for key, g in df.groupby(list(by), sort=True):
+        lo, hi = int(g["degree_used"].min()), int(g["degree_used"].max())
+        key = key[0] if len(by) == 1 else key
+        out[key] = f"degree {lo}" if lo == hi else f"degree {lo}-{hi}"
+    return out
+
+
+def fit_notes_table(a: Analysis) -> pd.DataFrame:
+    """Per learner: ok fits, approximate fits, fits that ended on their budget, degree used."""
+    cols = ["learner", "ok fits", "approximate", "ended on budget", "degree used",
+            "approximation reason (first)"]
+    df = a.records
+    if not len(df) or "fit_info" not in df:
+        return pd.DataFrame(columns=cols)
+    ok = df[df["status"] == "ok"].copy()
+    ok["approx"] = _info(ok, "approximate").map(lambda v: v is True)
+    ok["budget"] = _info(ok, "budget_exhausted").map(lambda v: v is True)
+    ok["why"] = _info(ok, "approx_reason")
+    degrees = degree_text(a, by=("label",))
+    rows = []
+    for label, g in ok.groupby("label", sort=True):
+        why = g.loc[g["approx"], "why"].dropna()
+        rows.append([label, len(g), int(g["approx"].sum()), int(g["budget"].sum()),
+                     degrees.get(label, ""), str(why.iloc[0]) if len(why) else ""])
+    table = pd.DataFrame(rows, columns=cols)
+    keep = (table["approximate"] > 0) | (table["ended on budget"] > 0) | (
+        table["degree used"] != "")
+    return table[keep].reset_index(drop=True)
+
+
+def fit_notes_summary(table: pd.DataFrame) -> str | None:
+    """One sentence for the first screen when some fits were approximate or ended on budget."""
+    parts = []
+    for _, r in table.iterrows():
+        if r["approximate"]:
+            parts.append(f"{r['approximate']} of {r['ok fits']} {r['learner']} fits approximate")
+        if r["ended on budget"]:
+            parts.append(f"{r['ended on budget']} of {r['ok fits']} {r['learner']} fits ended "
+                         "on their budget")
+    return ("Fit notes: " + "; ".join(parts) + " (see 'Fit notes' below).") if parts else None
