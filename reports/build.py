@@ -130,7 +130,7 @@ def _provenance(a: Analysis) -> list[tuple[str, object]]:
 
 
 def build_report(run_dir: str | Path, out_dir: str | Path | None = None, *, eps=None,
-                 n_boot: int = 1000, seed: int = 0, min_growth: float = MIN_GROWTH) -> Path:
+                 n_boot: int = 1000, seed: int = 0, min_growth: float | None = None) -> Path:
     """Analyse ``run_dir`` and write the report into ``out_dir`` (default ``RUN_DIR/report``).
 
     Writes report.md, report.html (self-contained), figures/*.png|svg and tables/*.csv; returns

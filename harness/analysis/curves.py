@@ -11,7 +11,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from harness.analysis_core import CURVE_KEYS, cell_kind
+from harness.analysis.core import CURVE_KEYS, cell_kind
 
 META = ["task", "learner", "family", "hierarchy_index"]
 CURVE_COLUMNS = [
