@@ -73,7 +73,7 @@ def fit_power_law(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, w: np.ndarray,
         out["note"] = _reason(lo, hi, x)
         return out
     if up != down:  # one side only: a profile-likelihood bound, no sampling spread
-        value = profile_bound(xc, lo, hi, smin, upper=not up)
+        value = profile_bound(xc, lo, hi, smin, upper=up)
         kind = "lower bound" if down else "upper bound"
         out.update(slope=value, kind=kind, boot=np.full(w.shape[0], value),
                    se_boot=np.zeros(w.shape[0]), se=0.0, method="profile likelihood",
@@ -85,7 +85,7 @@ def fit_power_law(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, w: np.ndarray,
         out["note"] = "the fit did not converge"
         return out
     boot, se_boot = fit.beta[1:], fit.se[1:]
-    lo_ci, hi_ci, method = t_interval(beta, se, boot, se_boot, ci)
+    lo_ci, hi_ci, method = t_interval(beta, se, boot, se_boot, ci, dof=len(x) - 3)
     out.update(slope=beta, intercept=float(fit.a[0] - beta * xbar), lo=lo_ci, hi=hi_ci,
                kind="estimate", se=se, sigma=float(fit.sigma[0]), boot=boot, se_boot=se_boot,
                n_boot_used=int(np.isfinite(boot).sum()), method=method)
