@@ -1,6 +1,7 @@
 """``build_report(run_dir)``: report.md, report.html, figures (PNG + SVG) and tables (CSV).
 
-Sections: 1 the exponent table next to the theory; 2 learning curves; 3 n* against d; 4 beta
+Sections: the headline contrast (reports/contrast.py); 1 the exponent table next to the theory
+(and the finite-d theory); 2 learning curves; 3 n* against d; 4 beta
 against depth/degree (the d^omega(1) check, with the verdict rule); 5 time to target; 6 failures,
 timeouts and skips; paired comparisons; 7 provenance.  A run with no ok record, a single d, only
 failures or no provenance still gives a complete report that says so.
@@ -16,32 +17,24 @@ import pandas as pd
 
 from harness.analysis import MIN_GROWTH, Analysis, analyse_run
 from reports import tables as T
+from reports.contrast import (
+    contrast_figures,
+    definitions_text,
+    headline_blocks,
+    kappa_blocks,
+    theory_blocks,
+    verdict_rule_text,
+    write_contrast_csvs,
+)
 from reports.figures import all_figures
 from reports.render import to_html, to_markdown
 
-DEFINITIONS = (
-    "Definitions (DESIGN.md, implemented exactly; details in docs/metrics.md): test error = "
-    "normalised MSE on a fixed noiseless test set. n*(eps) = smallest n on the grid whose median "
-    "test error over seeds is <= eps (relative eps: median over seeds of error / (eps x "
-    "top_share) <= 1), refined by log-log interpolation between the last failing and first "
-    "passing grid points; if no n reaches eps, n* > n_reached (right-censored, kept as a lower "
-    "bound). t*(eps) = fit wall / CPU seconds interpolated at n* the same way. beta = "
-    "least-squares slope of log n* on log d; CI = percentile bootstrap over seeds. A fit "
-    "containing bounded points is a bound ('> value' / '< value') when all of them pull the "
-    "slope the same way, and not estimable otherwise; fewer than 3 d values: not estimable."
-)
+DEFINITIONS = definitions_text()
 
 
 def verdict_rule(min_growth: float = MIN_GROWTH) -> str:
     """The d^omega(1) verdict rule in words (identical in docs/metrics.md)."""
-    return (
-        "Verdict rule: s = least-squares slope of beta against the depth/degree index over the "
-        "index values with an estimable beta (two values: the difference quotient), with a "
-        "percentile bootstrap CI. 'grows' when the CI lies above 0 and s is exact or a lower "
-        f"bound; 'bounded' when the CI lies below {min_growth:g} per unit of index and s is exact "
-        "or an upper bound; otherwise 'not enough evidence' (including fewer than two index "
-        "values with an estimable beta)."
-    )
+    return verdict_rule_text(min_growth)
 
 
 def _summary(a: Analysis) -> list[tuple[str, object]]:
@@ -52,7 +45,7 @@ def _summary(a: Analysis) -> list[tuple[str, object]]:
     blocks: list[tuple[str, object]] = [
         ("p", f"Run folder: {a.run_dir.name}. {a.eps.text()}. Records: {len(df)} ({status}). "
               f"Seeds: {seeds}. Bootstrap: {a.n_boot} resamples, generator seed {a.seed}, "
-              "95 % percentile intervals."),
+              "95 % intervals (bootstrap-t joined with Wald; docs/metrics.md)."),
         ("p", DEFINITIONS),
     ]
     for text in _warnings(a):
@@ -67,8 +60,8 @@ def _warnings(a: Analysis) -> list[str]:
     elif a.n_ok == 0:
         out.append("The run has no ok record: no learning curve, n* or exponent can be "
                    "computed. See the failures table for the reasons.")
-    if a.n_ok and a.records.loc[a.records["status"] == "ok", "d"].nunique() < 3:
-        out.append("Fewer than three d values have ok records: no exponent is estimable.")
+    if a.n_ok and a.records.loc[a.records["status"] == "ok", "d"].nunique() < 2:
+        out.append("Fewer than two d values have ok records: no exponent is estimable.")
     if a.provenance is None:
         out.append("No provenance.json in the run folder: commit, versions and machine unknown.")
     if not a.spec:
@@ -84,12 +77,13 @@ def _blocks(a: Analysis, figs: dict) -> list[tuple[str, object]]:
     name = a.spec.get("name", a.run_dir.name)
     paired_beta, paired_err = T.paired_tables(a)
     return [
-        ("h1", f"hierbench report: {name}"), *_summary(a),
+        ("h1", f"hierbench report: {name}"), *_summary(a), *headline_blocks(a),
         ("h2", "1. Exponents"),
         ("p", "beta: n*(eps) ~ d^beta; gamma: t*(eps) ~ d^gamma. '> x' marks a lower bound "
-              "(censored n*), '< x' an upper bound; [lo, hi] is the 95 % bootstrap CI. Theory "
-              "beta: the task's predicted exponent for the learner's family."),
+              "(censoring pins beta on one side only), '< x' an upper bound; [lo, hi] is the "
+              "95 % CI. Theory beta: the task's predicted exponent for the learner's family."),
         ("table", T.exponent_table(a)),
+        *theory_blocks(a, figs),
         ("h2", "2. Learning curves"),
         *_figures(figs["curves"], "No ok records: no learning curves."),
         ("h2", "3. Sample complexity n* against d"),
@@ -97,6 +91,7 @@ def _blocks(a: Analysis, figs: dict) -> list[tuple[str, object]]:
         ("p", "n*(eps), time-to-target and the median error at a fixed n (the largest n every "
               "learner of that task and d ran; '(own)' when they share none) per curve:"),
         ("table", T.complexity_table(a)),
+        *kappa_blocks(figs),
         ("h2", "4. beta against depth/degree: the d^omega(1) check"),
         ("p", verdict_rule(a.min_growth)),
         *_figures(figs["beta_index"], "No task family with two or more index values and "
@@ -140,7 +135,9 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None, *, eps=
     out = Path(out_dir) if out_dir is not None else Path(run_dir) / "report"
     out.mkdir(parents=True, exist_ok=True)
     figs = all_figures(a, out / "figures")
+    figs.update(contrast_figures(a, out / "figures"))
     T.write_csvs(a, out / "tables")
+    write_contrast_csvs(a, out / "tables")
     blocks = _blocks(a, figs)
     (out / "report.md").write_text(to_markdown(blocks, out))
     title = f"hierbench report: {a.spec.get('name', Path(run_dir).name)}"

@@ -189,7 +189,8 @@ def demo_run(run_dir: str | Path, seed: int = 0, ds: Iterable[int] = (4, 6, 8, 1
     bounded beta, a baseline that never reaches eps (censored), resource skips, failures and
     timeouts, over a family indexed by p (default 2, 3, 4) and d (default 4 ... 16)."""
     tasks = [SynthTask("toy", {"p": p, "r": 2}, "p", 0.3,
-                       {"non-hierarchical": float(p), "hierarchical": 1.5}) for p in indices]
+                       {"non-hierarchical": float(p), "hierarchical": 1.5}, q_low=p - 1,
+                       degree=p) for p in indices]
 
     def fail(d: int, n: int, s: int) -> str | None:
         return "failed" if (d, s) == (8, 1) and n == 64 else (

@@ -10,10 +10,12 @@ from harness.record import Record
 from reports import build_report, read_tables, show_summary
 from reports.synthetic import demo_run, write_run
 
-FIGURES = ["learning_curves_toy", "nstar_vs_d_toy", "time_vs_d_toy", "beta_vs_index_toy_r_2"]
+FIGURES = ["learning_curves_toy", "nstar_vs_d_toy", "time_vs_d_toy", "beta_vs_index_toy_r_2",
+           "nstar_theory_toy", "kappa_toy"]
 TABLES = ["exponents", "exponent_table", "verdicts", "sample_complexity", "learning_curves",
-          "failures", "paired_errors", "paired_beta"]
-SECTIONS = ["1. Exponents", "2. Learning curves", "3. Sample complexity", "4. beta against",
+          "failures", "paired_errors", "paired_beta", "contrast", "contrast_table", "kappa",
+          "kappa_thresholds", "theory"]
+SECTIONS = ["Headline", "1. Exponents", "Measured beta beside the finite-d theory", "2. Learning curves", "3. Sample complexity", "4. beta against",
             "5. Time to target", "6. Failures", "Paired comparisons", "7. Provenance"]
 
 
@@ -58,6 +60,8 @@ def test_report_markdown_and_html_content(report):
     assert html.count("data:image/png;base64,") == len(FIGURES)
     assert "<script" not in html and "http://" not in html and "https://" not in html
     assert "Verdict rule" in md and "git_commit" in md
+    assert md.index("Headline") < md.index("1. Exponents")  # the report opens with the contrast
+    assert "decisions at 95 %" in md
 
 
 def test_show_summary_prints_tables_1_and_6(report):
@@ -96,7 +100,7 @@ def test_report_of_a_single_d(tmp_path):
     demo_run(tmp_path, ds=(8,), seeds=range(2), indices=(2,), provenance=False)
     out = build_report(tmp_path, n_boot=10)
     md = (out / "report.md").read_text()
-    assert "Fewer than three d values" in md and "No provenance.json" in md
+    assert "Fewer than two d values" in md and "No provenance.json" in md
     exp = pd.read_csv(out / "tables" / "exponents.csv")
     assert (exp["beta_kind"] == "not estimable").all()
     assert exp["beta_text"].str.contains("1 usable d value").all()
