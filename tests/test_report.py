@@ -15,7 +15,8 @@ FIGURES = ["learning_curves_toy", "nstar_vs_d_toy", "time_vs_d_toy", "beta_vs_in
 TABLES = ["exponents", "exponent_table", "verdicts", "sample_complexity", "learning_curves",
           "failures", "paired_errors", "paired_beta", "contrast", "contrast_table", "kappa",
           "kappa_thresholds", "theory"]
-SECTIONS = ["Headline", "1. Exponents", "Measured beta beside the finite-d theory", "2. Learning curves", "3. Sample complexity", "4. beta against",
+SECTIONS = ["Headline", "1. Exponents", "Measured beta beside the finite-d theory",
+            "2. Learning curves", "3. Sample complexity", "4. beta against",
             "5. Time to target", "6. Failures", "Paired comparisons", "7. Provenance"]
 
 
