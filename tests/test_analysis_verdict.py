@@ -168,3 +168,31 @@ def test_contrast_end_to_end(tmp_path):
     assert list(c.index) == ["krr"] and c.loc["krr", "verdict"] == "separation"
     # the demo's laws: krr beta = p, mlp beta = 1.5, so the difference of growths is 1 per p
     assert c.loc["krr", "diff_lo"] < 1.0 < c.loc["krr", "diff_hi"]
+
+
+def test_spec_verdict_keys(tmp_path):
+    from harness.analysis import verdict_settings
+    from harness.spec import SpecError, parse_spec
+
+    base = {"name": "v", "tasks": [{"name": "multi_index", "d": [8]}],
+            "learners": [{"name": "krr"}, {"name": "bfc_net"}],
+            "n_grid": {"n_min": 16, "n_max": 64}}
+    spec = parse_spec(base)
+    assert spec.verdict.reference is None and spec.verdict.min_growth == 0.5
+    spec = parse_spec(base | {"verdict": {"reference": "bfc_net", "min_growth": 0.8}})
+    assert verdict_settings(spec.model_dump()) == ("bfc_net", 0.8)
+    with pytest.raises(SpecError, match=r"verdict.reference = 'mlp' is not a learner label; "
+                                        r"allowed: krr, bfc_net$"):
+        parse_spec(base | {"verdict": {"reference": "mlp"}})
+    with pytest.raises(SpecError, match="verdict.min_growth"):
+        parse_spec(base | {"verdict": {"min_growth": 0}})
+    # the spec's reference and threshold reach the analysis
+    demo_run(tmp_path)
+    import json
+    spec_path = tmp_path / "spec.json"
+    data = json.loads(spec_path.read_text()) | {"verdict": {"reference": "mlp",
+                                                            "min_growth": 2.0}}
+    spec_path.write_text(json.dumps(data))
+    a = analyse_run(tmp_path, n_boot=50)
+    assert a.min_growth == 2.0 and a.reference == "mlp"
+    assert a.contrast.iloc[0]["verdict"] == "no separation"  # 1.08 per unit is below 2
