@@ -19,7 +19,7 @@ n-grid upwards:
   at once.
 
 The eps threshold of a record is ``eps.value`` (absolute) or ``eps.value * top_share`` of the
-record's teacher (relative; see DESIGN.md).
+record's teacher (relative; see docs/metrics.md).
 """
 
 from __future__ import annotations

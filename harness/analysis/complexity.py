@@ -1,11 +1,12 @@
 """Sample complexity n*(eps) and time-to-target t*(eps) per learning curve, with bootstrap draws.
 
-Implements DESIGN.md's definitions exactly (see :mod:`harness.analysis.core` for the per-seed
-matrices and the interpolation):
+Implements the definitions of docs/metrics.md exactly (see :mod:`harness.analysis.core` for the
+per-seed matrices, the lucky-dip rule and the interpolation):
 
-* n*(eps): smallest grid n whose median error ratio over seeds is <= 1, refined by log-log
-  interpolation between the last failing and the first passing grid points; right-censored at
-  ``n_reached`` (largest n with an ok record) when no grid point passes -- kept as a lower bound.
+* n*(eps): smallest grid n whose median error ratio over seeds is <= 1 there and at the next grid
+  point, refined by log-log interpolation between the last failing and the first passing grid
+  points; right-censored at the largest failing point up to ``n_reached`` (largest n with an ok
+  record) when no grid point qualifies -- kept as a lower bound.
 * t*(eps): median fit wall / CPU seconds over the ok seeds, interpolated in log-log at the same
   position as n*; at ``n_reached`` (a lower bound) when n* is censored.
 * Per seed (for the censored fits of :mod:`harness.analysis.exponents`): :func:`seed_intervals`

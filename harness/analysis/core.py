@@ -1,7 +1,6 @@
 """Core of the complexity analysis: eps thresholds, per-curve seed x n matrices, n*(eps), t*(eps).
 
-Everything here implements the definitions of DESIGN.md ("Definitions") exactly; docs/metrics.md
-states them with the same symbols.
+Everything here implements the definitions of docs/metrics.md exactly, with the same symbols.
 
 A *learning curve* is the set of records sharing ``(task_label, d, label)``; its seeds vary.  For
 one curve, :func:`curve_data` builds the matrix ``R[s, j]`` of *error ratios* of seed ``s`` at grid

@@ -1,6 +1,6 @@
 """Learning curves, error at a fixed n, and the table of failures, timeouts and skips.
 
-Implements DESIGN.md exactly: the test error is the normalised MSE stored per record; a learning
+Implements docs/metrics.md exactly: the test error is the normalised MSE stored per record; a learning
 curve is its median and inter-quartile range over seeds per (task, d, learner, n).
 """
 
