@@ -1,7 +1,7 @@
 """Learning curves, error at a fixed n, and the table of failures, timeouts and skips.
 
-Implements docs/metrics.md exactly: the test error is the normalised MSE stored per record; a learning
-curve is its median and inter-quartile range over seeds per (task, d, learner, n).
+Implements docs/metrics.md exactly: the test error is the normalised MSE stored per record; a
+learning curve is its median and inter-quartile range over seeds per (task, d, learner, n).
 """
 
 from __future__ import annotations
