@@ -285,3 +285,19 @@ def test_paired_errors_on_shared_seeds(tmp_path):
     p = paired_errors(frame(tmp_path, recs)).iloc[0]
     assert (p["label_a"], p["label_b"], p["n_seeds"], p["a_wins"]) == ("a", "b", 4, 4)
     assert p["median_log10_ratio"] == pytest.approx(np.log10(0.5))
+
+
+def test_runs_stored_under_the_one_pass_rule_still_analyse(tmp_path):
+    # the former scheduler stopped after one pass ("adaptive: eps reached at n=200"): the skipped
+    # points carry the passing ratio forward, so the pass counts as confirmed (stated assumption)
+    from harness.analysis.complexity import seed_intervals
+    from harness.analysis.core import curve_data, prepare
+
+    recs = [rec(100, 0, 0.5), rec(200, 0, 0.05)]
+    recs += [rec(n, 0, status="skipped", reason="adaptive: eps reached at n=200")
+             for n in (400, 800)]
+    df = frame(tmp_path, recs)
+    r = sample_complexity(df, 0.1).iloc[0]
+    assert r["bound"] == 0 and 100 < r["nstar"] < 200
+    si = seed_intervals(curve_data(prepare(df, 0.1)))
+    np.testing.assert_allclose(np.exp([si.lo[0, 0], si.hi[0, 0]]), [100, 200])

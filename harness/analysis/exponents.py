@@ -28,7 +28,7 @@ import pandas as pd
 from harness.analysis.censored import fit_batch, pinned, profile_bound, sigma_floor
 from harness.analysis.complexity import QUANTITIES, bootstrap_counts, seed_intervals
 from harness.analysis.core import combine_bounds, curve_data, parse_eps, prepare
-from harness.analysis.intervals import percentile_interval, t_interval
+from harness.analysis.intervals import t_interval
 from harness.analysis.theory import theory_columns
 
 MIN_D = 2
@@ -36,9 +36,6 @@ KIND_TEXT = {0.0: "estimate", 1.0: "lower bound", -1.0: "upper bound"}
 EXP_META = ["task", "task_label", "family_key", "index_param", "hierarchy_index", "learner",
             "label", "family"]
 NAMES = {"nstar": "beta", "t_wall": "gamma_wall", "t_cpu": "gamma_cpu"}
-
-# kept for callers of the former module
-_percentiles = percentile_interval
 
 
 def _reason(lo: np.ndarray, hi: np.ndarray, x: np.ndarray) -> str:
