@@ -225,9 +225,15 @@ def profile_bound(x, lo, hi, smin: float, upper: bool, span: float = 25.0,
     is False, i.e. beta can grow without limit).
     """
     grid = np.linspace(-span, span, n)
-    w = np.ones((n, len(x)))
-    fit = fit_batch(x, lo, hi, w, smin, fixed_beta=grid)
-    ok = fit.loglik >= np.nanmax(fit.loglik) - PROFILE_DROP
+    fit = fit_batch(x, lo, hi, np.ones((n, len(x))), smin, fixed_beta=grid)
+    top = np.nanmax(fit.loglik)
+    ok = fit.loglik >= top - PROFILE_DROP
     if not ok.any():
         return np.nan
-    return float(grid[ok].max() if upper else grid[ok].min())
+    k = int(np.nonzero(ok)[0].max() if upper else np.nonzero(ok)[0].min())
+    fine = np.linspace(grid[max(k - 1, 0)], grid[min(k + 1, n - 1)], 41)  # refine the edge
+    ff = fit_batch(x, lo, hi, np.ones((len(fine), len(x))), smin, fixed_beta=fine)
+    ok_f = ff.loglik >= max(top, np.nanmax(ff.loglik)) - PROFILE_DROP
+    if not ok_f.any():
+        return float(grid[k])
+    return float(fine[ok_f].max() if upper else fine[ok_f].min())
