@@ -8,13 +8,18 @@ n-grid upwards:
 * before a job is released, the learner's resource model is asked for its peak memory and time at
   (n, d); a job predicted to exceed the memory cap, or to take more than ``TIME_SLACK`` times the
   per-job timeout, is not run but stored as ``skipped`` with the reason ("resource model: ...");
-* with ``adaptive`` on, a series releases its next n only when the previous one finished with
-  test error > eps; once a job reaches eps (or times out, or cannot fit), the remaining larger n
-  of that series are stored as ``skipped`` with the reason ("adaptive: ..."), so every grid point
-  is accounted for.  Without ``adaptive`` all admitted jobs are released at once.
+* with ``adaptive`` on, a series runs its grid upwards one job at a time and stops once eps is
+  reached at two consecutive grid points (the lucky-dip rule of docs/metrics.md: a seed reaches
+  eps at n when its error is <= eps there AND at the next grid point, so the search runs one
+  point past the first pass; a pass followed by a miss counts for nothing and the search goes
+  on), or once a job times out or cannot fit; the remaining larger n of that series are stored
+  as ``skipped`` with the reason ("adaptive: eps reached at n=a and n=b", "adaptive: ..."), so
+  every grid point is accounted for.  A single pass at the top of the grid stays a single pass
+  (the analysis treats it as unconfirmed).  Without ``adaptive`` all admitted jobs are released
+  at once.
 
 The eps threshold of a record is ``eps.value`` (absolute) or ``eps.value * top_share`` of the
-record's teacher (relative; see DESIGN.md).
+record's teacher (relative; see docs/metrics.md).
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ class _State:
     pos: int = 0               # index of the next job to consider
     running: bool = False
     stop_reason: str | None = None
+    passed_at: int | None = None  # n of an unconfirmed pass (the previous job reached eps)
 
 
 @dataclass
@@ -125,8 +131,13 @@ class Scheduler:
         if not self.adaptive or st.stop_reason is not None:
             return
         if reached(self.eps, record):
-            st.stop_reason = f"adaptive: eps reached at n={record.n}"
-        elif record.status == "timeout":
+            if st.passed_at is not None:
+                st.stop_reason = f"adaptive: eps reached at n={st.passed_at} and n={record.n}"
+            else:
+                st.passed_at = record.n
+            return
+        st.passed_at = None
+        if record.status == "timeout":
             st.stop_reason = f"adaptive: n={record.n} timed out"
         elif record.status == "skipped":
             st.stop_reason = f"adaptive: n={record.n} was skipped"

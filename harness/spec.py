@@ -7,7 +7,7 @@ eps, the test-set size and the budgets.  Example::
     seeds = 2                      # or a list: [0, 1]
     n_test = 500
     eps = 0.1                      # absolute; or  [eps] kind = "relative"  value = 0.5
-    adaptive = false               # grow n per series only until eps is reached
+    adaptive = false               # grow n per series only until eps is reached (twice)
 
     [n_grid]
     n_min = 32
@@ -28,6 +28,10 @@ eps, the test-set size and the budgets.  Example::
     name = "krr"
     label = "krr-rbf"              # optional; must be unique
     params = { kernel = "rbf" }
+
+    [verdict]                      # optional
+    reference = "bfc_net"          # reference deep learner of the contrast (a learner label)
+    min_growth = 0.5               # threshold of the verdict rule, per unit of index
 
 Every mistake (an unknown key, a wrong type, d <= 0, n_min > n_max, an unknown task or learner, a
 parameter the learner does not take) raises :class:`SpecError` with one line naming the key.
@@ -180,6 +184,15 @@ class Execution(_Strict):
     scheduler: str | None = None
 
 
+class VerdictSpec(_Strict):
+    """How the report decides (docs/metrics.md, "Verdict"): the reference end-to-end deep learner
+    of the paired contrast (a learner label; default: the first learner of family
+    "hierarchical") and the one threshold of the rule, in growth of beta per unit of index."""
+
+    reference: str | None = None
+    min_growth: float = Field(default=0.5, gt=0.0)
+
+
 class Spec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
     description: str = ""
@@ -192,6 +205,7 @@ class Spec(_Strict):
     adaptive: bool = False
     budget: Budget = Budget()
     execution: Execution = Execution()
+    verdict: VerdictSpec = VerdictSpec()
 
     @field_validator("eps", mode="before")
     @classmethod
@@ -206,6 +220,10 @@ class Spec(_Strict):
         dup = sorted({x for x in labels if labels.count(x) > 1})
         if dup:
             raise ValueError(f"learner labels must be unique; give a `label` to: {', '.join(dup)}")
+        ref = self.verdict.reference
+        if ref is not None and ref not in labels:
+            raise ValueError(f"verdict.reference = {ref!r} is not a learner label; allowed: "
+                             f"{', '.join(labels)}")
         return self
 
 

@@ -1,10 +1,12 @@
 """``build_report(run_dir)``: report.md, report.html, figures (PNG, SVG, PDF), tables (CSV).
 
 The first screen answers the question: what was run (tasks, learners, d and n ranges, seeds, wall
-time), then the verdict table (does beta grow with depth/degree?) and the headline figure (the
-verdict figure, else the first n* figure).  Below it, the details, the long tables grouped by task
-and collapsible: 1 exponents next to the theory; 2 learning curves; 3 n* against d; 4 the verdict
-rule; 5 time to target; 6 failures, timeouts, skips and fit notes; paired comparisons;
+time), then the headline contrast (each non-hierarchical learner's growth of beta per unit of
+depth/degree minus the reference deep learner's, reports/contrast.py), the verdict table (does beta
+grow with depth/degree?) and the headline figure (the verdict figure, else the first n* figure).
+Below it, the details, the long tables grouped by task and collapsible: 1 exponents next to the
+finite-d theory; 2 learning curves; 3 n* against d and error against kappa = log n / log d; 4 the
+verdict rule; 5 time to target; 6 failures, timeouts, skips and fit notes; paired comparisons;
 definitions; 7 provenance.  "not estimable (reason)" cells become "not estimable [k]" with the
 reasons as footnotes under each table.  A run with no ok record, a single d, only failures or no
 provenance still gives a complete report that says so.
@@ -20,33 +22,25 @@ import pandas as pd
 
 from harness.analysis import MIN_GROWTH, Analysis, analyse_run
 from reports import tables as T
+from reports.contrast import (
+    contrast_figures,
+    definitions_text,
+    headline_blocks,
+    kappa_blocks,
+    theory_blocks,
+    verdict_rule_text,
+    write_contrast_csvs,
+)
 from reports.figures import all_figures, headline_figure
 from reports.overview import fit_notes_summary, fit_notes_table, run_overview
 from reports.render import to_html, to_markdown
 
-DEFINITIONS = (
-    "Definitions (details in docs/metrics.md): test error = "
-    "normalised MSE on a fixed noiseless test set. n*(eps) = smallest n on the grid whose median "
-    "test error over seeds is <= eps (relative eps: median over seeds of error / (eps x "
-    "top_share) <= 1), refined by log-log interpolation between the last failing and first "
-    "passing grid points; if no n reaches eps, n* > n_reached (right-censored, kept as a lower "
-    "bound). t*(eps) = fit wall / CPU seconds interpolated at n* the same way. beta = "
-    "least-squares slope of log n* on log d; CI = percentile bootstrap over seeds. A fit "
-    "containing bounded points is a bound ('> value' / '< value') when all of them pull the "
-    "slope the same way, and not estimable otherwise; fewer than 3 d values: not estimable."
-)
+DEFINITIONS = definitions_text()
 
 
 def verdict_rule(min_growth: float = MIN_GROWTH) -> str:
     """The d^omega(1) verdict rule in words (identical in docs/metrics.md)."""
-    return (
-        "Verdict rule: s = least-squares slope of beta against the depth/degree index over the "
-        "index values with an estimable beta (two values: the difference quotient), with a "
-        "percentile bootstrap CI. 'grows' when the CI lies above 0 and s is exact or a lower "
-        f"bound; 'bounded' when the CI lies below {min_growth:g} per unit of index and s is exact "
-        "or an upper bound; otherwise 'not enough evidence' (including fewer than two index "
-        "values with an estimable beta)."
-    )
+    return verdict_rule_text(min_growth)
 
 
 def _warnings(a: Analysis) -> list[str]:
@@ -56,8 +50,8 @@ def _warnings(a: Analysis) -> list[str]:
     elif a.n_ok == 0:
         out.append("The run has no ok record: no learning curve, n* or exponent can be "
                    "computed. See the failures table for the reasons.")
-    if a.n_ok and a.records.loc[a.records["status"] == "ok", "d"].nunique() < 3:
-        out.append("Fewer than three d values have ok records: no exponent is estimable.")
+    if a.n_ok and a.records.loc[a.records["status"] == "ok", "d"].nunique() < 2:
+        out.append("Fewer than two d values have ok records: no exponent is estimable.")
     if a.provenance is None:
         out.append("No provenance.json in the run folder: commit, versions and machine unknown.")
     if not a.spec:
@@ -75,6 +69,12 @@ def _footnoted(table: pd.DataFrame) -> list[tuple[str, object]]:
     return [("table", table)] + ([("small", T.footnote_text(notes))] if notes else [])
 
 
+def _footnote_tables(blocks: list[tuple[str, object]]) -> list[tuple[str, object]]:
+    """Every table of ``blocks`` with its "not estimable (reason)" cells as footnotes."""
+    return [b for kind, obj in blocks
+            for b in (_footnoted(obj) if kind == "table" else [(kind, obj)])]
+
+
 def _grouped(a: Analysis, table: pd.DataFrame, what: str) -> list[tuple[str, object]]:
     """One collapsible group per task name (the first open when there is only one)."""
     groups = T.by_task(table, a)
@@ -86,8 +86,7 @@ def _grouped(a: Analysis, table: pd.DataFrame, what: str) -> list[tuple[str, obj
 def first_screen(a: Analysis, figs: dict) -> list[tuple[str, object]]:
     """What was run, the verdict and the headline figure.
 
-    The paired kernel-minus-deep contrast table goes directly above the verdict table (the
-    ``contrast`` slot below), once the analysis provides it."""
+    The paired kernel-minus-deep contrast table goes directly above the verdict table."""
     name = a.spec.get("name", a.run_dir.name)
     blocks: list[tuple[str, object]] = [("h1", f"hierbench report: {name}"),
                                         ("h2", "What was run"), ("facts", run_overview(a))]
@@ -120,8 +119,13 @@ def first_screen(a: Analysis, figs: dict) -> list[tuple[str, object]]:
 
 
 def contrast_blocks(a: Analysis) -> list[tuple[str, object]]:
-    """The contrast table's blocks on the first screen (empty until the analysis has one)."""
-    return []
+    """The paired contrast on the first screen, above the verdict table: its definition, the
+    table (reasons as footnotes) and the number of comparisons the report makes."""
+    head = headline_blocks(a)[1:]  # without its own h2: the first screen's heading is above
+    out: list[tuple[str, object]] = [("h3", "Contrast: kernel minus reference deep learner")]
+    out += _footnote_tables(head)
+    out.append(("h3", "Verdict per learner"))
+    return out
 
 
 def _blocks(a: Analysis, figs: dict) -> list[tuple[str, object]]:
@@ -134,9 +138,10 @@ def _blocks(a: Analysis, figs: dict) -> list[tuple[str, object]]:
         ("nav", None),
         ("h2", "1. Exponents"),
         ("p", "beta: n*(eps) ~ d^beta; gamma: t*(eps) ~ d^gamma. '> x' marks a lower bound "
-              "(censored n*), '< x' an upper bound; [lo, hi] is the 95 % bootstrap CI. Theory "
-              "beta: the task's predicted exponent for the learner's family."),
+              "(censoring pins beta on one side only), '< x' an upper bound; [lo, hi] is the "
+              "95 % CI. Theory beta: the task's predicted exponent for the learner's family."),
         *_grouped(a, T.exponent_table(a), "exponents per configuration and learner"),
+        *_footnote_tables(theory_blocks(a, figs)),
         ("h2", "2. Learning curves"),
         *_figures(figs["curves"], "No ok records: no learning curves."),
         ("h2", "3. Sample complexity n* against d"),
@@ -146,6 +151,7 @@ def _blocks(a: Analysis, figs: dict) -> list[tuple[str, object]]:
         ("p", "n*(eps), time-to-target and the median error at a fixed n (the largest n every "
               "learner of that task and d ran; '(own)' when they share none) per curve:"),
         *_grouped(a, T.complexity_table(a), "n* per d and learner"),
+        *kappa_blocks(figs),
         ("h2", "4. beta against depth/degree: the d^omega(1) check"),
         ("p", verdict_rule(a.min_growth)),
         *([("figure", f) for f in verdict_figs] or [("p", (
@@ -169,7 +175,7 @@ def _blocks(a: Analysis, figs: dict) -> list[tuple[str, object]]:
         ("table", paired_err),
         ("h2", "Definitions"),
         ("p", f"{a.eps.text()}. Bootstrap: {a.n_boot} resamples, generator seed {a.seed}, "
-              "95 % percentile intervals."),
+              "95 % intervals (bootstrap-t joined with Wald; docs/metrics.md)."),
         ("p", DEFINITIONS),
         ("h2", "7. Provenance"),
         *_provenance(a),
@@ -190,7 +196,7 @@ def _provenance(a: Analysis) -> list[tuple[str, object]]:
 
 
 def build_report(run_dir: str | Path, out_dir: str | Path | None = None, *, eps=None,
-                 n_boot: int = 1000, seed: int = 0, min_growth: float = MIN_GROWTH) -> Path:
+                 n_boot: int = 1000, seed: int = 0, min_growth: float | None = None) -> Path:
     """Analyse ``run_dir`` and write the report into ``out_dir`` (default ``RUN_DIR/report``).
 
     Writes report.md, report.html (self-contained), figures/*.png|svg|pdf (and
@@ -201,7 +207,9 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None, *, eps=
     out = Path(out_dir) if out_dir is not None else Path(run_dir) / "report"
     out.mkdir(parents=True, exist_ok=True)
     figs = all_figures(a, out / "figures")
+    figs.update(contrast_figures(a, out / "figures"))
     T.write_csvs(a, out / "tables")
+    write_contrast_csvs(a, out / "tables")
     blocks = _blocks(a, figs)
     (out / "report.md").write_text(to_markdown(blocks, out))
     title = f"hierbench report: {a.spec.get('name', Path(run_dir).name)}"

@@ -57,6 +57,9 @@ class SynthTask:
     index_param: str | None = "p"
     top_share: float = 0.3
     theory: dict = field(default_factory=dict)
+    #: the degree the lower levels reach and the degree of y* (task_info "q_low", "degree")
+    q_low: int | None = None
+    degree: int | None = None
 
     @property
     def index(self) -> float | None:
@@ -100,6 +103,8 @@ def _record(task: SynthTask, law: Law, d: int, n: int, seed: int, err: float, t:
     info = {"level_shares": [1 - task.top_share, task.top_share], "top_share": task.top_share,
             "hierarchy_index": task.index, "index_param": task.index_param, "noise": 0.0,
             "theory_exponents": task.theory}
+    if task.q_low is not None:
+        info.update(q_low=task.q_low, degree=task.degree)
     key = hashlib.sha1(f"{task.label}|{law.label}|{d}|{n}|{seed}".encode()).hexdigest()[:16]
     return Record(
         key=key, task=task.name, task_label=task.label, task_params=dict(task.params), d=int(d),
@@ -112,6 +117,30 @@ def _record(task: SynthTask, law: Law, d: int, n: int, seed: int, err: float, t:
         versions={"python": "3.11"}, host="synthetic", started_at="2026-01-01T00:00:00Z",
         finished_at="2026-01-01T00:00:01Z",
     )
+
+
+def records_frame(records: list[Record]):
+    """The records as the analysis reads them from a run's database (no file written)."""
+    import pandas as pd
+
+    from harness.analysis import normalise_records
+
+    return normalise_records(pd.DataFrame([vars(r) for r in records]))  # shallow: fast
+
+
+def censored_law_records(beta: float, ds: list[int], seeds: int, rng: np.random.Generator,
+                         coef: float = 3.0, noise: float = 0.15, n_min: int = 16,
+                         n_cap: int = 2**12, jitter: float = 0.0) -> list[Record]:
+    """One learner with n*_s(d) = coef d^beta exp(noise z_s) on the grid n_min 2^(k/2) <= n_cap.
+
+    The censoring pattern is known: seeds with n*_s > n_cap never pass (right-censored at the
+    largest failing point), seeds with n*_s <= n_min pass at the first point (left-censored),
+    a seed whose n*_s lies in the top grid interval passes once at the top (unconfirmed:
+    right-censored below it); every other seed is interval-censored between two grid points.
+    """
+    task, law = SynthTask("toy", {}, None), Law("krr", coef=coef, beta=beta, noise=noise,
+                                                  jitter=jitter)
+    return law_records(task, law, ds, range(seeds), n_grid(n_min, n_cap), 0.1, rng)
 
 
 def write_run(run_dir: str | Path, records: list[Record], spec: dict,
@@ -160,7 +189,8 @@ def demo_run(run_dir: str | Path, seed: int = 0, ds: Iterable[int] = (4, 6, 8, 1
     bounded beta, a baseline that never reaches eps (censored), resource skips, failures and
     timeouts, over a family indexed by p (default 2, 3, 4) and d (default 4 ... 16)."""
     tasks = [SynthTask("toy", {"p": p, "r": 2}, "p", 0.3,
-                       {"non-hierarchical": float(p), "hierarchical": 1.5}) for p in indices]
+                       {"non-hierarchical": float(p), "hierarchical": 1.5}, q_low=p - 1,
+                       degree=p) for p in indices]
 
     def fail(d: int, n: int, s: int) -> str | None:
         return "failed" if (d, s) == (8, 1) and n == 64 else (

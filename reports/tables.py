@@ -233,7 +233,7 @@ def write_csvs(a: Analysis, out: Path) -> dict[str, Path]:
     """All computed tables as CSV (numbers in full); returns name -> path."""
     out.mkdir(parents=True, exist_ok=True)
     frames = {
-        "exponents": a.exponents.drop(columns=["beta_boot"], errors="ignore"),
+        "exponents": a.exponents.drop(columns=["beta_boot", "beta_se_boot"], errors="ignore"),
         "verdicts": a.verdicts, "sample_complexity": a.complexity,
         "learning_curves": a.curves, "failures": a.failures,
         "paired_errors": a.paired_errors, "paired_beta": a.paired_beta,

@@ -10,10 +10,14 @@ from harness.record import Record
 from reports import build_report, read_tables, show_summary
 from reports.synthetic import demo_run, write_run
 
-FIGURES = ["learning_curves_toy", "nstar_vs_d_toy", "time_vs_d_toy", "verdict"]
+FIGURES = ["learning_curves_toy", "nstar_vs_d_toy", "time_vs_d_toy", "verdict",
+           "nstar_theory_toy", "kappa_toy"]
 TABLES = ["exponents", "exponent_table", "verdicts", "sample_complexity", "learning_curves",
-          "failures", "paired_errors", "paired_beta", "fit_notes"]
-SECTIONS = ["1. Exponents", "2. Learning curves", "3. Sample complexity", "4. beta against",
+          "failures", "paired_errors", "paired_beta", "fit_notes", "contrast", "contrast_table",
+          "kappa", "kappa_thresholds", "theory"]
+SECTIONS = ["Contrast: kernel minus reference deep learner", "1. Exponents",
+            "Measured beta beside the finite-d theory", "2. Learning curves",
+            "3. Sample complexity", "4. beta against",
             "5. Time to target", "6. Failures", "Paired comparisons", "7. Provenance"]
 
 
@@ -58,6 +62,10 @@ def test_report_markdown_and_html_content(report):
     assert html.count("data:image/png;base64,") == len(FIGURES)
     assert "<script" not in html and "http://" not in html and "https://" not in html
     assert "Verdict rule" in md and "git_commit" in md
+    # the report opens with the contrast, above the verdict table
+    assert md.index("Contrast: kernel minus") < md.index("Verdict per learner") < md.index(
+        "1. Exponents")
+    assert "decisions at 95 %" in md
 
 
 def test_show_summary_prints_tables_1_and_6(report):
@@ -96,7 +104,7 @@ def test_report_of_a_single_d(tmp_path):
     demo_run(tmp_path, ds=(8,), seeds=range(2), indices=(2,), provenance=False)
     out = build_report(tmp_path, n_boot=10)
     md = (out / "report.md").read_text()
-    assert "Fewer than three d values" in md and "No provenance.json" in md
+    assert "Fewer than two d values" in md and "No provenance.json" in md
     assert "No verdict: every task family of this run has one depth/degree value" in md
     exp = pd.read_csv(out / "tables" / "exponents.csv")
     assert (exp["beta_kind"] == "not estimable").all()
@@ -178,7 +186,7 @@ def test_show_is_readable_at_80_columns(report):
     assert max(map(len, text.splitlines())) <= 80
     # whole words, not columns of fragments: verdicts, learners and reasons stay on one line
     for word in ("not enough evidence", "bounded", "grows", "DivergenceError: loss is nan",
-                 "not estimable [1]", "Not estimable because: [1] censored at every d."):
+                 "not estimable [1]", "Not estimable because: [1] censored at every point."):
         assert word in text, word
     assert "Verdict: does beta grow" in text.splitlines()[1]
 
@@ -189,7 +197,7 @@ def test_first_screen_order_and_footnotes(report):
     assert first.index("**tasks**") < first.index("## Verdict") < first.index("| task family")
     assert first.index("| task family") < first.index("![Does beta grow")
     assert "not estimable (" not in md.split("## 7. Provenance")[0]  # reasons are footnotes
-    assert "Not estimable because: [1] censored at every d." in first
+    assert "Not estimable because: [1] censored at every point." in first
     assert md.count("<details><summary>toy:") == 2  # exponents and n* tables, grouped by task
     assert '{"r": 2}' not in md.split("## 7. Provenance")[0]  # no JSON in titles or tables
     html = (report / "report.html").read_text()

@@ -1,7 +1,6 @@
 """Core of the complexity analysis: eps thresholds, per-curve seed x n matrices, n*(eps), t*(eps).
 
-Everything here implements the definitions of DESIGN.md ("Definitions") exactly; docs/metrics.md
-states them with the same symbols.
+Everything here implements the definitions of docs/metrics.md exactly, with the same symbols.
 
 A *learning curve* is the set of records sharing ``(task_label, d, label)``; its seeds vary.  For
 one curve, :func:`curve_data` builds the matrix ``R[s, j]`` of *error ratios* of seed ``s`` at grid
@@ -212,24 +211,44 @@ class NStar:
     #                    (n* <= value), 0 interpolated; NaN when nstar is NaN
     j: np.ndarray  # (B,) index of the first passing grid point, -1 when censored
     frac: np.ndarray  # (B,) position of n* between n_{j-1} and n_j in log n (1 = at n_j)
+    k: np.ndarray  # (B,) grid index of the censoring point when censored, else -1
+
+
+def confirmed_pass(r: np.ndarray) -> np.ndarray:
+    """Where a row of ratios reaches eps under the lucky-dip rule: r_j <= 1 AND r_{j+1} <= 1.
+
+    ``r`` has shape (..., G); the result has the same shape, False at the last column (a pass at
+    the top of the grid has no next point to confirm it: undetermined, never a pass).  NaN (no
+    value) fails the comparison, so a pass followed by a missing point is not confirmed.
+    """
+    passing = r <= 1.0
+    out = np.zeros_like(passing)
+    out[..., :-1] = passing[..., :-1] & passing[..., 1:]
+    return out
 
 
 def nstar_from_medians(med: np.ndarray, grid: np.ndarray, n_reached: float) -> NStar:
-    """n*(eps) from median ratios ``med`` (B, G) on ``grid`` (G,) (DESIGN.md definition).
+    """n*(eps) from median ratios ``med`` (B, G) on ``grid`` (G,) (docs/metrics.md definition).
 
-    j = first grid index with med <= 1.  If j > 0, with a = j - 1 the last failing point::
+    j = first grid index whose median passes (m_j <= 1) AND passes at the next grid point
+    (m_{j+1} <= 1; :func:`confirmed_pass`), so one lucky dip does not count.  Then m_{j-1} > 1
+    (otherwise j - 1 would qualify).  If j > 0, with a = j - 1 the last failing point::
 
         log n* = log n_a + frac * (log n_j - log n_a),   frac = log m_a / (log m_a - log m_j)
 
     i.e. log n linear in log(median error) between the two points, evaluated at the threshold.
     If m_a is not finite (a failed/timed-out point), frac = 1 (n* = n_j, no refinement).
     If j = 0, n* = n_0 (the grid's first point; flagged as an upper bound, bound = -1).
-    If no point passes, n* = n_reached, right-censored (bound = +1).
+    If no point qualifies, n* is right-censored (bound = +1) at the largest grid point whose
+    median fails (a pass at the top of the grid, unconfirmed, leaves n* > the failing point
+    below it); only points up to ``n_reached`` (the largest n with an ok record) count as failing,
+    so a timeout beyond it censors at n_reached, as before.  With no failing point either (a
+    single passing point) or no ok record, n* is undetermined (NaN).
     """
     b, g = med.shape
-    passing = med <= 1.0
-    has = passing.any(axis=1) if g else np.zeros(b, bool)
-    j = np.where(has, passing.argmax(axis=1) if g else 0, -1)
+    conf = confirmed_pass(med) if g else np.zeros((b, 0), bool)
+    has = conf.any(axis=1) if g else np.zeros(b, bool)
+    j = np.where(has, conf.argmax(axis=1) if g else 0, -1)
     frac = np.ones(b)
     inner = has & (j > 0)
     rows = np.nonzero(inner)[0]
@@ -239,21 +258,27 @@ def nstar_from_medians(med: np.ndarray, grid: np.ndarray, n_reached: float) -> N
         f = la / (la - lb)
     frac[rows] = np.where(np.isfinite(f), np.clip(f, 0.0, 1.0), 1.0)
     logn = np.log(grid) if g else np.zeros(0)
-    nstar = np.full(b, n_reached, dtype=float)
-    bound = np.where(np.isnan(n_reached), np.nan, 1.0) * np.ones(b)
+    failing = ~(med <= 1.0) & (grid <= n_reached)[None, :]  # False everywhere without an ok
+    last_fail = (g - 1 - np.argmax(failing[:, ::-1], axis=1)) if g else np.zeros(b, int)
+    any_fail = failing.any(axis=1) if g else np.zeros(b, bool)
+    nstar = np.full(b, np.nan)
+    bound = np.full(b, np.nan)
+    cens = ~has & any_fail
+    nstar[cens] = grid[last_fail[cens]]
+    bound[cens] = 1.0
     nstar[has & (j == 0)] = grid[0] if g else np.nan
     bound[has & (j == 0)] = -1.0
     nstar[rows] = np.exp(logn[j[rows] - 1] + frac[rows] * (logn[j[rows]] - logn[j[rows] - 1]))
     bound[rows] = 0.0
-    return NStar(nstar, bound, j, frac)
+    return NStar(nstar, bound, j, frac, np.where(cens, last_fail, -1))
 
 
 def time_at_nstar(tmed: np.ndarray, grid: np.ndarray, ns: NStar, n_reached: float) -> np.ndarray:
     """t*(eps) from median fit times ``tmed`` (B, G), consistent with :func:`nstar_from_medians`.
 
     log t* = log t_a + frac * (log t_j - log t_a) with the same frac as n* (t_j alone when t_a is
-    missing); at the grid's first point t* = t_0; when n* is censored, t* = t(n_reached), a lower
-    bound under the assumption that fit time does not decrease with n.
+    missing); at the grid's first point t* = t_0; when n* is censored, t* = the time at the
+    censoring point, a lower bound under the assumption that fit time does not decrease with n.
     """
     b = tmed.shape[0]
     out = np.full(b, np.nan)
@@ -268,10 +293,8 @@ def time_at_nstar(tmed: np.ndarray, grid: np.ndarray, ns: NStar, n_reached: floa
     out[rows] = np.where(np.isfinite(ta) & (ta > 0), np.exp(lt), tb)
     first = ns.j == 0
     out[first] = tmed[first, 0]
-    cens = ns.j < 0
-    if cens.any() and not np.isnan(n_reached):
-        k = int(np.searchsorted(grid, n_reached))
-        out[cens] = tmed[cens, k]
+    cens = ns.k >= 0
+    out[cens] = tmed[cens, ns.k[cens]]
     return out
 
 

@@ -1,13 +1,18 @@
 """Sample complexity n*(eps) and time-to-target t*(eps) per learning curve, with bootstrap draws.
 
-Implements DESIGN.md's definitions exactly (see :mod:`harness.analysis_core` for the per-seed
-matrices and the interpolation):
+Implements the definitions of docs/metrics.md exactly (see :mod:`harness.analysis.core` for the
+per-seed matrices, the lucky-dip rule and the interpolation):
 
-* n*(eps): smallest grid n whose median error ratio over seeds is <= 1, refined by log-log
-  interpolation between the last failing and the first passing grid points; right-censored at
-  ``n_reached`` (largest n with an ok record) when no grid point passes -- kept as a lower bound.
+* n*(eps): smallest grid n whose median error ratio over seeds is <= 1 there and at the next grid
+  point, refined by log-log interpolation between the last failing and the first passing grid
+  points; right-censored at the largest failing point up to ``n_reached`` (largest n with an ok
+  record) when no grid point qualifies -- kept as a lower bound.
 * t*(eps): median fit wall / CPU seconds over the ok seeds, interpolated in log-log at the same
   position as n*; at ``n_reached`` (a lower bound) when n* is censored.
+* Per seed (for the censored fits of :mod:`harness.analysis.exponents`): :func:`seed_intervals`
+  gives each seed's n* as an interval of log n between its last failing and first passing grid
+  point under the same lucky-dip rule (pass at n_j and at the next point the seed has), with
+  t* likewise between the fit times at those two points.
 * Bootstrap: seeds are resampled with replacement per (task_label, d), with the *same* draws for
   every learner of that task and d (the learners share seeds, hence test sets, so the replicates
   are paired across learners); medians, n* and t* are recomputed per replicate.
@@ -20,10 +25,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from harness.analysis_core import (
+from harness.analysis.core import (
     CURVE_KEYS,
     CurveData,
     boot_medians,
+    confirmed_pass,
     curve_data,
     nstar_from_medians,
     parse_eps,
@@ -31,7 +37,7 @@ from harness.analysis_core import (
     stable_rng,
     time_at_nstar,
 )
-from harness.analysis_curves import error_at_fixed_n, learning_curves
+from harness.analysis.curves import error_at_fixed_n, learning_curves
 
 BOUND_TEXT = {0.0: "interpolated", 1.0: "censored (n* > value)",
               -1.0: "at grid minimum (n* <= value)"}
@@ -73,7 +79,7 @@ def sample_complexity(df: pd.DataFrame, eps=None) -> pd.DataFrame:
     n* <= nstar; 0 interpolated) and its text ``nstar_kind``; ``n_reached``; ``censor_reason``;
     ``t_wall``, ``t_cpu`` (t*); ``n_seeds``; ``threshold`` (median over the curve's records of
     the error threshold: eps, or eps * top_share); and the median error at a fixed n (``n_fixed``,
-    ``err_fixed``; see :func:`harness.analysis_curves.error_at_fixed_n`).
+    ``err_fixed``; see :func:`harness.analysis.curves.error_at_fixed_n`).
     """
     eps = parse_eps(eps)
     cols = [*CURVE_KEYS, *SC_META, "eps", "threshold", "nstar", "bound", "nstar_kind", "nstar_text",
@@ -134,3 +140,100 @@ def bootstrap_curves(
             point[key] = estimate(cd, _identity(cd))
             boot[key] = estimate(cd, idx)
     return point, boot, prep
+
+
+QUANTITIES = ("nstar", "t_wall", "t_cpu")
+
+
+@dataclass
+class SeedIntervals:
+    """Each seed's n*, t*_wall, t*_cpu as intervals (lo, hi] of their logs, per quantity.
+
+    ``lo``, ``hi``: (3, S) in the order of :data:`QUANTITIES`; lo = -inf: left-censored (passes at
+    the seed's first grid point), hi = +inf: right-censored; ``valid`` (3, S): the seed carries
+    information (a seed with one passing point and nothing else, or no point, does not).
+    ``kind`` (S,): +1 right-censored, -1 left-censored, 0 interval, NaN no information.
+    """
+
+    seeds: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    valid: np.ndarray
+    kind: np.ndarray
+
+
+def _log(v: float) -> float:
+    return float(np.log(v)) if np.isfinite(v) and v > 0 else np.nan
+
+
+def seed_intervals(cd: CurveData) -> SeedIntervals:
+    """Per-seed intervals of one curve (docs/metrics.md, "Per-seed n*").
+
+    Over the grid points where the seed has a value (NaN cells dropped): the first point p that
+    passes and whose next point passes (:func:`confirmed_pass`) gives n* in (n_{p-1}, n_p]
+    (left-censored, (-inf, n_0], when p is the seed's first point).  Without such a point n* is
+    right-censored at the seed's largest failing point among those up to its largest finite
+    ratio (a timeout or failure beyond its last ok record censors at that record, as for the
+    median).  t* takes the fit times at the same two points (a missing lower time: left-open).
+    """
+    s_count = len(cd.seeds)
+    lo = np.full((3, s_count), np.nan)
+    hi = np.full((3, s_count), np.nan)
+    valid = np.zeros((3, s_count), bool)
+    kind = np.full(s_count, np.nan)
+    logn = np.log(cd.n) if len(cd.n) else np.zeros(0)
+    for i in range(s_count):
+        r = cd.ratio[i]
+        pos = np.nonzero(~np.isnan(r))[0]
+        if len(pos) == 0:
+            continue
+        rr = r[pos]
+        times = (cd.wall[i, pos], cd.cpu[i, pos])
+        conf = confirmed_pass(rr)
+        if conf.any():
+            p = int(conf.argmax())
+            if p == 0:
+                kind[i] = -1.0
+                lo[:, i] = -np.inf
+                hi[0, i] = logn[pos[0]]
+                for q, t in enumerate(times, start=1):
+                    hi[q, i] = _log(t[0])
+            else:
+                kind[i] = 0.0
+                lo[0, i], hi[0, i] = logn[pos[p - 1]], logn[pos[p]]
+                for q, t in enumerate(times, start=1):
+                    a = _log(t[p - 1])
+                    lo[q, i], hi[q, i] = (a if np.isfinite(a) else -np.inf), _log(t[p])
+        else:
+            finite = np.nonzero(np.isfinite(rr))[0]
+            if len(finite) == 0:
+                continue
+            fail = np.nonzero(~(rr <= 1.0) & (np.arange(len(rr)) <= finite.max()))[0]
+            if len(fail) == 0:
+                continue
+            f = int(fail.max())
+            kind[i] = 1.0
+            hi[:, i] = np.inf
+            lo[0, i] = logn[pos[f]]
+            for q, t in enumerate(times, start=1):
+                lo[q, i] = _log(t[f])
+        valid[:, i] = ~np.isnan(lo[:, i]) & ~np.isnan(hi[:, i]) & (lo[:, i] < hi[:, i])
+    return SeedIntervals(cd.seeds, lo, hi, valid, kind)
+
+
+def bootstrap_counts(prep: pd.DataFrame, n_boot: int, seed: int) -> dict[tuple, tuple]:
+    """Seed resample counts per (task_label, d): ``(seeds (S,), counts (n_boot, S))``.
+
+    Seeds are teachers: resampling a seed takes its whole curve, for every learner of that task
+    and d alike (the same counts), so replicates are paired by teacher across learners.  The
+    generator is ``stable_rng(seed, task_label, d)``: independent of the run's other curves.
+    """
+    out = {}
+    for (task_label, d), g in prep.groupby(["task_label", "d"], sort=True):
+        seeds = np.sort(g["seed"].unique())
+        idx = stable_rng(seed, task_label, d).integers(0, len(seeds),
+                                                       size=(int(n_boot), len(seeds)))
+        counts = np.zeros((int(n_boot), len(seeds)))
+        np.add.at(counts, (np.arange(int(n_boot))[:, None], idx), 1.0)
+        out[(task_label, d)] = (seeds, counts)
+    return out

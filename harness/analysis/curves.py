@@ -1,7 +1,7 @@
 """Learning curves, error at a fixed n, and the table of failures, timeouts and skips.
 
-Implements DESIGN.md exactly: the test error is the normalised MSE stored per record; a learning
-curve is its median and inter-quartile range over seeds per (task, d, learner, n).
+Implements docs/metrics.md exactly: the test error is the normalised MSE stored per record; a
+learning curve is its median and inter-quartile range over seeds per (task, d, learner, n).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from harness.analysis_core import CURVE_KEYS, cell_kind
+from harness.analysis.core import CURVE_KEYS, cell_kind
 
 META = ["task", "learner", "family", "hierarchy_index"]
 CURVE_COLUMNS = [

@@ -1,22 +1,25 @@
-"""Complexity analysis of a run: learning curves, n*(eps), t*(eps), exponents, d^omega(1) verdict.
+"""Complexity analysis of a run: learning curves, n*(eps), t*(eps), exponents, verdicts.
 
-The definitions are those of DESIGN.md ("Definitions"), implemented exactly; docs/metrics.md states
-every formula.  This module is the public entry point; the work is split over
+The definitions are those of docs/metrics.md, implemented exactly.  This package's entry point is
+:func:`analyse_run`; the work is split over
 
-* :mod:`harness.analysis_core` -- eps thresholds, per-seed matrices, n* interpolation, bounds;
-* :mod:`harness.analysis_curves` -- learning curves, error at fixed n, failures, paired errors;
-* :mod:`harness.analysis_complexity` -- n*(eps), t*(eps) per curve and their bootstrap replicates;
-* :mod:`harness.analysis_exponents` -- beta, gamma with CIs and bounds, paired delta beta;
-* :mod:`harness.analysis_verdict` -- grows / bounded / not enough evidence per learner.
+* :mod:`harness.analysis.core` -- eps thresholds, per-seed matrices, the lucky-dip rule, n*
+  interpolation on the median curve, bounds;
+* :mod:`harness.analysis.curves` -- learning curves, error at fixed n, failures, paired errors;
+* :mod:`harness.analysis.complexity` -- n*(eps), t*(eps) per curve; per-seed intervals; the
+  bootstrap resamples (paired by teacher);
+* :mod:`harness.analysis.censored` -- the interval-censored maximum likelihood, batched;
+* :mod:`harness.analysis.intervals` -- studentised bootstrap intervals;
+* :mod:`harness.analysis.exponents` -- beta, gamma with CIs, paired delta beta;
+* :mod:`harness.analysis.theory` -- the finite-d theory curves and their slopes;
+* :mod:`harness.analysis.verdict` -- grows / bounded / not enough evidence, and the paired
+  kernel-minus-deep contrast;
+* :mod:`harness.analysis.kappa` -- test error against kappa = log n / log d.
 
 Typical use::
 
-    df = load_records(run_dir)
-    eps = parse_eps(load_spec(run_dir))
-    curves = learning_curves(df)
-    sc = sample_complexity(df, eps)
-    exp = exponents(df, eps, n_boot=1000, seed=0)
-    ver = verdicts(exp)
+    a = analyse_run(run_dir)          # every table, eps and verdict settings from the spec
+    a.contrast, a.exponents, a.verdicts, a.kappa
 """
 
 from __future__ import annotations
@@ -30,11 +33,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.analysis_complexity import sample_complexity
-from harness.analysis_core import parse_eps
-from harness.analysis_curves import error_at_fixed_n, failures, learning_curves, paired_errors
-from harness.analysis_exponents import exponents, paired_beta
-from harness.analysis_verdict import MIN_GROWTH, verdicts
+from harness.analysis.complexity import sample_complexity
+from harness.analysis.core import parse_eps, prepare
+from harness.analysis.curves import error_at_fixed_n, failures, learning_curves, paired_errors
+from harness.analysis.exponents import exponents, paired_beta
+from harness.analysis.kappa import kappa_curves, kappa_thresholds
+from harness.analysis.theory import theory_table
+from harness.analysis.verdict import MIN_GROWTH, contrast, reference_label, verdicts
 from harness.record import JSON_COLUMNS, column_names
 from harness.spec import Eps
 from harness.store import DB_NAME, results_frame
@@ -42,7 +47,8 @@ from harness.store import DB_NAME, results_frame
 __all__ = [
     "Eps", "parse_eps", "load_records", "load_spec", "load_provenance", "learning_curves",
     "sample_complexity", "exponents", "verdicts", "failures", "error_at_fixed_n", "paired_errors",
-    "paired_beta", "MIN_GROWTH", "RESULTS_FILE", "Analysis", "analyse_run",
+    "paired_beta", "MIN_GROWTH", "RESULTS_FILE", "Analysis", "analyse_run", "contrast",
+    "reference_label", "kappa_curves", "kappa_thresholds", "theory_table", "verdict_settings",
 ]
 
 RESULTS_FILE = DB_NAME
@@ -141,24 +147,55 @@ class Analysis:
     failures: pd.DataFrame = field(repr=False)
     paired_errors: pd.DataFrame = field(repr=False)
     paired_beta: pd.DataFrame = field(repr=False)
+    #: the paired kernel-minus-deep contrast, one row per (family, non-hierarchical learner)
+    contrast: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    #: test error against kappa = log n / log d per (task_label, d, label, n)
+    kappa: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    #: kernel thresholds kappa_q(d) = log N_q(d) / log d per (task_label, d, q)
+    kappa_thresholds: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    #: the finite-d theory curve n_theory(d) per (task_label, label, d)
+    theory: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    #: label of the reference end-to-end deep learner of the contrast (None: none in the run)
+    reference: str | None = None
 
     @property
     def n_ok(self) -> int:
         return int((self.records["status"] == "ok").sum()) if len(self.records) else 0
 
 
+def verdict_settings(spec: dict) -> tuple[str | None, float]:
+    """(reference label or None, min_growth) from the spec's optional ``verdict`` table."""
+    v = (spec or {}).get("verdict") or {}
+    mg = v.get("min_growth")
+    return v.get("reference"), float(mg) if mg is not None else MIN_GROWTH
+
+
 def analyse_run(run_dir: str | Path, eps: Any = None, n_boot: int = 1000, seed: int = 0,
-                min_growth: float = MIN_GROWTH) -> Analysis:
-    """Load a run folder and compute all tables.  ``eps`` defaults to the spec's eps."""
+                min_growth: float | None = None) -> Analysis:
+    """Load a run folder and compute all tables.
+
+    ``eps`` defaults to the spec's eps; ``min_growth`` to the spec's ``verdict.min_growth``
+    (0.5 when absent); the contrast's reference learner is the spec's ``verdict.reference`` or
+    the first learner of family "hierarchical" (see :func:`reference_label`).
+    """
     run_dir = Path(run_dir)
     spec = load_spec(run_dir)
     eps = parse_eps(eps if eps is not None else spec)
+    _, spec_growth = verdict_settings(spec)
+    min_growth = spec_growth if min_growth is None else float(min_growth)
     df = load_records(run_dir)
     exp = exponents(df, eps, n_boot=n_boot, seed=seed)
+    ref = reference_label(exp, spec)
+    curves = learning_curves(df)
+    complexity = sample_complexity(df, eps)
     return Analysis(
         run_dir=run_dir, spec=spec, provenance=load_provenance(run_dir), eps=eps, n_boot=n_boot,
-        seed=seed, min_growth=min_growth, records=df, curves=learning_curves(df),
-        complexity=sample_complexity(df, eps), exponents=exp,
+        seed=seed, min_growth=min_growth, records=df, curves=curves,
+        complexity=complexity, exponents=exp,
         verdicts=verdicts(exp, min_growth=min_growth), failures=failures(df),
         paired_errors=paired_errors(df), paired_beta=paired_beta(exp),
+        contrast=contrast(exp, ref, min_growth=min_growth),
+        kappa=kappa_curves(curves, complexity), kappa_thresholds=kappa_thresholds(df),
+        theory=theory_table(prepare(df, eps), eps) if len(df) else theory_table(df, eps),
+        reference=ref,
     )
