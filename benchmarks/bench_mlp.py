@@ -1,11 +1,12 @@
 """Training throughput of the ``mlp`` learner's training loop against the bare matmul rate.
 
-    python benchmarks/bench_mlp.py [--widths 256 1024] [--depth 4] [--batch 256] [--d 32]
+    python benchmarks/bench_mlp.py [--widths 256 1024] [--depth 4] [--batch 128] [--d 32]
                                    [--steps 200] [--threads N] [--dtypes float32 float64]
 
 For each device (cpu, and cuda when present), dtype and width it runs ``steps`` optimisation
-steps of :func:`learners.torch_training.train` (AdamW, the learner's own loop, evaluation and
-early stopping effectively off) on an MLPNet of the given depth and width, and prints
+steps of :func:`learners.nets.loop.train` (AdamW with the learners' default gradient clipping,
+the learner's own loop, evaluation and early stopping effectively off) on an MLPNet of the
+given depth and width, and prints
 
 * samples/s: batch * steps / wall seconds (after a warm-up of 20 steps; best of 2 runs);
 * achieved GFLOP/s: 6 * (weights of the linear layers) flops per sample (2 forward, 4 backward)
@@ -25,7 +26,8 @@ import time
 import torch
 
 from learners.mlp import MLPNet
-from learners.torch_training import Data, TrainConfig, train
+from learners.nets.loop import TrainConfig, train
+from learners.torch_training import Data
 
 
 def matmul_gflops(n: int, k: int, m: int, device, dtype, min_s: float = 0.3,
@@ -64,7 +66,8 @@ def train_rate(width: int, depth: int, d: int, batch: int, steps: int, device, d
     y = torch.randn(n, device=device, dtype=dtype)
     data = Data(X, y, X[:batch], y[:batch])
     gen = torch.Generator().manual_seed(0)
-    cfg = dict(lr=1e-4, batch_size=batch, eval_every=10**9, patience=10**9, diverge_loss=1e30)
+    cfg = dict(lr=1e-4, batch_size=batch, eval_every=10**9, patience=None, diverge_loss=1e30,
+               grad_clip=1.0)
     train(model, data, TrainConfig(max_steps=20, **cfg), gen)  # warm-up
     wall = float("inf")
     for _ in range(repeats):
@@ -82,7 +85,7 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--widths", type=int, nargs="+", default=[256, 1024])
     ap.add_argument("--depth", type=int, default=4)
-    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--d", type=int, default=32)
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--threads", type=int, default=None)

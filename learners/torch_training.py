@@ -11,12 +11,14 @@ stream, the same init for every lr) and trained to its plateau or its budget by 
 procedure (batches from the BATCHES stream); the net with the lowest validation loss is kept.
 
 ``fit_info_`` keys (besides the learner's own): "lr" (chosen), "lr_val" (validation loss per
-lr), "retries", "steps" and "epochs" (of the kept run; epoch = floor(n_train / batch) steps),
+lr), "retries", "steps" (= "steps_run") and "epochs" (of the kept run; epoch =
+floor(n_train / batch) steps),
 "budget_exhausted" (the run, or a stage of it, ended on its step budget rather than on a
 plateau), "final_train_error" (MSE / Var on the training part, standardised units, best state),
 "final_val_loss" (the same on the validation part), "best_step", "step_budget",
 "steps_per_epoch", "steps_total" (over all lr candidates), "n_params", "n_train", "n_val",
-"device".
+"device".  ``history_`` holds the kept run's loss curve: (step, mean training loss since the
+previous evaluation, validation loss) once per epoch, standardised units.
 """
 
 from __future__ import annotations
@@ -270,9 +272,11 @@ class TorchNetLearner(HierbenchLearner):
             self.__dict__.pop("model_", None)  # no half-trained net left behind as fitted state
             raise
         self.model_ = model.eval()
+        self.history_ = list(res.history)
         E = tp.steps_per_epoch(n_tr)
         info.update({
-            "steps": int(res.steps_run), "epochs": round(res.steps_run / E, 3),
+            "steps": int(res.steps_run), "steps_run": int(res.steps_run),
+            "epochs": round(res.steps_run / E, 3),
             "budget_exhausted": bool(res.budget_exhausted),
             "final_train_error": mse(model, data.X_tr, data.y_tr),
             "final_val_loss": float(res.best_val), "best_step": int(res.best_step),
