@@ -15,6 +15,13 @@ given depth and width, and prints
   the CPU, 8192 on a GPU) and the layer-shaped (batch x width) @ (width x width) product (best
   of 3 windows), and the training rate as a fraction of each.
 
+With ``--fit N D`` it instead times whole ``mlp`` fits with the default training parameters
+(every lr of the grid trained to its plateau) on quick's ``multi_index`` p = 4 target (r = 2,
+low_share = 0.5) at n = N, d = D, seeds 0..``--seeds``-1, with the harness's data streams, and
+prints the fit wall time, epochs, whether the budget ran out and the test error:
+
+    python benchmarks/bench_mlp.py --fit 4096 24 --threads 2
+
 A figure, not a timed test: nothing is asserted.
 """
 
@@ -81,6 +88,28 @@ def train_rate(width: int, depth: int, d: int, batch: int, steps: int, device, d
     return rate, 6.0 * weights * rate / 1e9
 
 
+def fit_cost(n: int, d: int, seeds: int) -> None:
+    """Wall time and outcome of default ``mlp`` fits (see the module docstring)."""
+    from harness.job import draw_test_set, draw_training_set, normalised_mse
+    from learners.mlp import MLPLearner
+    from tasks import make_task
+
+    print(f"mlp defaults, multi_index r=2 p=4 low_share=0.5, n={n}, d={d}, "
+          f"{torch.get_num_threads()} threads")
+    for seed in range(seeds):
+        task = make_task("multi_index", d=d, seed=seed, r=2, p=4, low_share=0.5)
+        X, y = draw_training_set(task, seed, n)
+        Xt, yt = draw_test_set(task, seed, 4000)
+        t0 = time.perf_counter()
+        est = MLPLearner(device="cpu", random_state=seed).fit(X, y)
+        wall = time.perf_counter() - t0
+        fi = est.fit_info_
+        print(f"seed {seed}: fit {wall:6.1f} s, lr {fi['lr']:g}, {fi['epochs']:.0f} epochs "
+              f"({fi['steps_total']} steps over the lr grid), budget_exhausted "
+              f"{fi['budget_exhausted']}, test error {normalised_mse(est.predict(Xt), yt):.3f}",
+              flush=True)
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--widths", type=int, nargs="+", default=[256, 1024])
@@ -90,9 +119,13 @@ def main(argv=None) -> None:
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
+    ap.add_argument("--fit", type=int, nargs=2, metavar=("N", "D"), default=None)
+    ap.add_argument("--seeds", type=int, default=1)
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.fit:
+        return fit_cost(args.fit[0], args.fit[1], args.seeds)
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, depth {args.depth}, "
           f"batch {args.batch}, d {args.d}, {args.steps} steps")
