@@ -16,6 +16,8 @@ from learners.bfc_net import BFCNetLearner
 from learners.layerwise import LayerwiseLearner
 from learners.mlp import MLPLearner
 from learners.nets.streams import Stream, stream_rng
+from learners.poly_features import PolyFeaturesRegressor
+from learners.three_layer import ThreeLayerLearner
 from learners.torch_training import (
     DEFAULTS,
     Data,
@@ -226,3 +228,10 @@ def test_mlp_divergence_for_good_raises_divergence_error():
         est.fit(X, y)
     msg = str(info.value)
     assert "\n" not in msg and "after 2 retries with lr down to 1e+27" in msg
+
+
+@pytest.mark.parametrize("cls", NET_LEARNERS + [ThreeLayerLearner, PolyFeaturesRegressor])
+def test_parameter_constraints_cover_every_constructor_parameter(cls):
+    sig = set(inspect.signature(cls.__init__).parameters) - {"self"}
+    assert sig == set(cls._parameter_constraints), sig ^ set(cls._parameter_constraints)
+    cls()._validate_params()  # the defaults are allowed values
