@@ -1,11 +1,12 @@
 """Training throughput of the ``mlp`` learner's training loop against the bare matmul rate.
 
-    python benchmarks/bench_mlp.py [--widths 256 1024] [--depth 4] [--batch 256] [--d 32]
+    python benchmarks/bench_mlp.py [--widths 256 1024] [--depth 4] [--batch 128] [--d 32]
                                    [--steps 200] [--threads N] [--dtypes float32 float64]
 
 For each device (cpu, and cuda when present), dtype and width it runs ``steps`` optimisation
-steps of :func:`learners.torch_training.train` (AdamW, the learner's own loop, evaluation and
-early stopping effectively off) on an MLPNet of the given depth and width, and prints
+steps of :func:`learners.nets.loop.train` (AdamW with the learners' default gradient clipping,
+the learner's own loop, evaluation and early stopping effectively off) on an MLPNet of the
+given depth and width, and prints
 
 * samples/s: batch * steps / wall seconds (after a warm-up of 20 steps; best of 2 runs);
 * achieved GFLOP/s: 6 * (weights of the linear layers) flops per sample (2 forward, 4 backward)
@@ -13,6 +14,13 @@ early stopping effectively off) on an MLPNet of the given depth and width, and p
 * the bare matrix-product rate measured in the same run: a square n x n product (n = 2048 on
   the CPU, 8192 on a GPU) and the layer-shaped (batch x width) @ (width x width) product (best
   of 3 windows), and the training rate as a fraction of each.
+
+With ``--fit N D`` it instead times whole ``mlp`` fits with the default training parameters
+(every lr of the grid trained to its plateau) on quick's ``multi_index`` p = 4 target (r = 2,
+low_share = 0.5) at n = N, d = D, seeds 0..``--seeds``-1, with the harness's data streams, and
+prints the fit wall time, epochs, whether the budget ran out and the test error:
+
+    python benchmarks/bench_mlp.py --fit 4096 24 --threads 2
 
 A figure, not a timed test: nothing is asserted.
 """
@@ -25,7 +33,8 @@ import time
 import torch
 
 from learners.mlp import MLPNet
-from learners.torch_training import Data, TrainConfig, train
+from learners.nets.loop import TrainConfig, train
+from learners.torch_training import Data
 
 
 def matmul_gflops(n: int, k: int, m: int, device, dtype, min_s: float = 0.3,
@@ -64,7 +73,8 @@ def train_rate(width: int, depth: int, d: int, batch: int, steps: int, device, d
     y = torch.randn(n, device=device, dtype=dtype)
     data = Data(X, y, X[:batch], y[:batch])
     gen = torch.Generator().manual_seed(0)
-    cfg = dict(lr=1e-4, batch_size=batch, eval_every=10**9, patience=10**9, diverge_loss=1e30)
+    cfg = dict(lr=1e-4, batch_size=batch, eval_every=10**9, patience=None, diverge_loss=1e30,
+               grad_clip=1.0)
     train(model, data, TrainConfig(max_steps=20, **cfg), gen)  # warm-up
     wall = float("inf")
     for _ in range(repeats):
@@ -78,18 +88,44 @@ def train_rate(width: int, depth: int, d: int, batch: int, steps: int, device, d
     return rate, 6.0 * weights * rate / 1e9
 
 
+def fit_cost(n: int, d: int, seeds: int) -> None:
+    """Wall time and outcome of default ``mlp`` fits (see the module docstring)."""
+    from harness.job import draw_test_set, draw_training_set, normalised_mse
+    from learners.mlp import MLPLearner
+    from tasks import make_task
+
+    print(f"mlp defaults, multi_index r=2 p=4 low_share=0.5, n={n}, d={d}, "
+          f"{torch.get_num_threads()} threads")
+    for seed in range(seeds):
+        task = make_task("multi_index", d=d, seed=seed, r=2, p=4, low_share=0.5)
+        X, y = draw_training_set(task, seed, n)
+        Xt, yt = draw_test_set(task, seed, 4000)
+        t0 = time.perf_counter()
+        est = MLPLearner(device="cpu", random_state=seed).fit(X, y)
+        wall = time.perf_counter() - t0
+        fi = est.fit_info_
+        print(f"seed {seed}: fit {wall:6.1f} s, lr {fi['lr']:g}, {fi['epochs']:.0f} epochs "
+              f"({fi['steps_total']} steps over the lr grid), budget_exhausted "
+              f"{fi['budget_exhausted']}, test error {normalised_mse(est.predict(Xt), yt):.3f}",
+              flush=True)
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--widths", type=int, nargs="+", default=[256, 1024])
     ap.add_argument("--depth", type=int, default=4)
-    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--d", type=int, default=32)
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
+    ap.add_argument("--fit", type=int, nargs=2, metavar=("N", "D"), default=None)
+    ap.add_argument("--seeds", type=int, default=1)
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.fit:
+        return fit_cost(args.fit[0], args.fit[1], args.seeds)
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, depth {args.depth}, "
           f"batch {args.batch}, d {args.d}, {args.steps} steps")

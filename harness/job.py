@@ -178,7 +178,8 @@ def _fit_and_score(job: Job, ctx: JobContext, started: str, extra: dict[str, Any
     variance = float(getattr(task, "target_variance", 1.0))
     X_test, y_test = draw_test_set(task, job.seed, job.n_test)
     X, y = draw_training_set(task, job.seed, job.n)
-    est = set_random_state(make_learner(job.learner, **job.learner_params), job.seed)
+    params = resolve_task_values(job.learner, job.learner_params, task, job.task)
+    est = set_random_state(make_learner(job.learner, **params), job.seed)
     extra["family"] = learner_family(est)
     with limit_threads(ctx.threads), PeakMemory() as peak:
         t0, c0 = time.perf_counter(), time.process_time()
@@ -203,6 +204,29 @@ def _fit_and_score(job: Job, ctx: JobContext, started: str, extra: dict[str, Any
                      if np.all(np.isfinite(train_pred)) else None),
         started_at=started, finished_at=now_iso(), **timing, **extra,
     )
+
+
+#: a learner parameter with this value is replaced by the task's polynomial degree
+TASK_VALUE = "task"
+
+
+def resolve_task_values(learner: str, params: dict[str, Any], task: Any,
+                        task_name: str) -> dict[str, Any]:
+    """``params`` with each value ``"task"`` replaced by the task's degree (one-line error if none).
+
+    The degree is ``task.degree``, else ``task.info()["degree"]``, else (multi_index) ``task.p``.
+    """
+    keys = [k for k, v in params.items() if isinstance(v, str) and v == TASK_VALUE]
+    if not keys:
+        return params
+    degree = getattr(task, "degree", None)
+    if degree is None:
+        degree = task.info().get("degree", getattr(task, "p", None)
+                                 if task_name == "multi_index" else None)
+    if degree is None:
+        raise ValueError(f"learner {learner!r}: parameter {keys[0]!r} = 'task' needs the task's "
+                         f"polynomial degree, but task {task_name!r} has none")
+    return {**params, **{k: int(degree) for k in keys}}
 
 
 def _jsonable(obj: Any) -> Any:

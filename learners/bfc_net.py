@@ -16,7 +16,9 @@ target's k; block 1 needs m >= d to express the target's full-rank level-1 quadr
 Staged schedule (the paper's: layers switched on in order, all active layers trained together):
 stage s = 1..L trains f_s on the MSE for a share of the step budget (``stage_fractions``,
 default equal; steps that early stopping leaves unused carry over to the next stage), each stage
-with its own warm-up + cosine schedule and early stopping (restoring the stage's best state).
+with its own warm-up + schedule and early stopping with the full patience (restoring the stage's
+best state).  The budget and patience are in epochs, shared with every net learner
+(:mod:`learners.nets.params`).
 In stage s the gradient reaches the blocks max(1, s - backward_depth)..s and the heads of the
 active blocks; ``backward_depth=None`` trains all active blocks (end-to-end, backward feature
 correction possible), ``backward_depth=0`` freezes every block after its stage (= ``layerwise``).
@@ -35,17 +37,22 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import replace
+from numbers import Integral, Real
+from typing import ClassVar
 
 import torch
+from sklearn.utils._param_validation import Interval
 from torch import nn
 
 from learners.mlp import quad
 from learners.torch_training import (
+    DEFAULTS,
     Data,
     RunResult,
     TorchNetLearner,
     TrainConfig,
     net_resources,
+    store_params,
     train,
 )
 
@@ -137,20 +144,18 @@ def staged_train(
 
     Parameters outside ``model.stage_parameters(s, backward_depth)`` get requires_grad=False
     during a stage (no gradient is computed through frozen blocks).  Steps that early stopping
-    leaves unused carry over to the next stage.  Returns the last stage's result (steps_run =
-    total over stages) and per-stage summaries.
+    leaves unused carry over to the next stage; every stage has the full ``cfg.patience``.
+    Returns the last stage's result (steps_run = total over stages; budget_exhausted when any
+    stage ended on its budget) and per-stage summaries.
     """
-    offset, carry, summary, history, res = 0, 0, [], [], None
-    total_budget = sum(b for _, b in stages)
+    offset, carry, summary, history, res, exhausted = 0, 0, [], [], None, False
     for s, budget in stages:
         steps = budget + carry
         trainable = {id(p) for p in model.stage_parameters(s, backward_depth)}
         for p in model.parameters():
             p.requires_grad_(id(p) in trainable)
-        patience = None if cfg.patience is None else max(1, round(cfg.patience * steps
-                                                                  / total_budget))
         try:
-            res = train(model, data, replace(cfg, max_steps=steps, patience=patience), generator,
+            res = train(model, data, replace(cfg, max_steps=steps), generator,
                         params=[p for p in model.parameters() if p.requires_grad],
                         forward=lambda x, s=s: model(x, active=s), on_step=on_step,
                         step_offset=offset)
@@ -160,9 +165,11 @@ def staged_train(
         carry = steps - res.steps_run
         offset += res.steps_run
         history += res.history
+        exhausted = exhausted or res.budget_exhausted
         summary.append({"active": s, "budget": steps, "steps_run": res.steps_run,
-                        "best_val": res.best_val, "best_step": res.best_step})
-    total = RunResult(res.best_val, res.best_step, offset, res.stopped_early, history)
+                        "best_val": res.best_val, "best_step": res.best_step,
+                        "budget_exhausted": res.budget_exhausted})
+    total = RunResult(res.best_val, res.best_step, offset, not exhausted, history)
     return total, summary
 
 
@@ -179,16 +186,6 @@ class StagedLearnerMixin:
     def _backward_depth(self) -> int | None:
         raise NotImplementedError
 
-    def _total_steps(self) -> int:
-        return int(self.max_steps)
-
-    def _config(self, lr: float, scale: float) -> TrainConfig:
-        steps = max(self._n_stages(), int(round(self._total_steps() * scale)))
-        patience = None if self.patience is None else max(1, int(round(self.patience * scale)))
-        return TrainConfig(lr=lr, max_steps=steps, batch_size=int(self.batch_size),
-                           weight_decay=float(self.weight_decay), optimizer=self.optimizer,
-                           patience=patience, grad_clip=self.grad_clip)
-
     def _stages(self, total: int) -> list[tuple[int, int]]:
         """[(active blocks, budget)]: 1..L with the split budget, or [(L, total)] unstaged."""
         L = self._n_stages()
@@ -197,12 +194,10 @@ class StagedLearnerMixin:
         return list(zip(range(1, L + 1), stage_budgets(total, L, self.stage_fractions),
                         strict=True))
 
-    def _procedure(self, model, data, lr, scale, generator, on_step):
-        cfg = self._config(lr, scale)
+    def _procedure(self, model, data, cfg, generator, on_step):
         res, stages = staged_train(model, data, cfg, generator, self._stages(cfg.max_steps),
                                    self._backward_depth(), on_step)
-        self._extra_info = {"stages": stages, "step_budget": int(cfg.max_steps),
-                            "n_params": count_deployed(model)}
+        self._extra_info = {"stages": stages, "n_params": count_deployed(model)}
         return res
 
 
@@ -213,44 +208,34 @@ class BFCNetLearner(StagedLearnerMixin, TorchNetLearner):
     target's; None = {0, l-1}), ``width`` m per block (None = max(64, 2d)), ``truncate`` B of the
     quadratic (None = pure square), ``staged`` (False: all blocks from step 0),
     ``stage_fractions`` (step-budget shares of the stages), ``backward_depth`` (None = end-to-end;
-    m = gradient reaches only the m blocks below the newest active one), ``weight_decay``,
-    ``batch_size``, ``max_steps`` (total budget), ``patience`` (steps, scaled per stage; None = a
-    third of the stage), ``lr_grid``, ``tune_fraction``, ``optimizer``, ``grad_clip``,
-    ``val_fraction``, ``max_retries``, ``standardize``, ``callback``, ``callback_every``,
-    ``device``, ``dtype``, ``random_state`` (as for ``mlp``).
+    m = gradient reaches only the m blocks below the newest active one); the shared training
+    parameters (``max_epochs`` is the total budget over the stages, ``patience_epochs`` applies
+    to each stage) and ``standardize``, ``callback``, ``callback_every``, ``device``, ``dtype``,
+    ``random_state`` (as for ``mlp``).
     """
 
     family = "hierarchical"
+    _parameter_constraints: ClassVar[dict] = {
+        **TorchNetLearner._parameter_constraints,
+        "n_blocks": [Interval(Integral, 1, None, closed="left")],
+        "connections": ["array-like", None],
+        "width": [Interval(Integral, 1, None, closed="left"), None],
+        "truncate": [Interval(Real, 0, None, closed="neither"), None],
+        "staged": ["boolean"],
+        "stage_fractions": ["array-like", None],
+        "backward_depth": [Interval(Integral, 0, None, closed="left"), None],
+    }
 
     def __init__(self, n_blocks=3, connections=None, width=None, truncate=6.0, staged=True,
-                 stage_fractions=None, backward_depth=None, weight_decay=1e-4, batch_size=256,
-                 max_steps=6000, patience=None, lr_grid=(1e-3, 3e-3), tune_fraction=0.15,
-                 optimizer="adam", grad_clip=1.0, val_fraction=0.2, max_retries=3,
+                 stage_fractions=None, backward_depth=None, optimizer=DEFAULTS.optimizer,
+                 lr_grid=DEFAULTS.lr_grid, batch_size=DEFAULTS.batch_size,
+                 max_epochs=DEFAULTS.max_epochs, max_steps=DEFAULTS.max_steps,
+                 patience_epochs=DEFAULTS.patience_epochs, schedule=DEFAULTS.schedule,
+                 weight_decay=DEFAULTS.weight_decay, grad_clip=DEFAULTS.grad_clip,
+                 val_fraction=DEFAULTS.val_fraction, max_retries=DEFAULTS.max_retries,
                  standardize=True, callback=None, callback_every=100, device="auto",
                  dtype="float32", random_state=None):
-        self.n_blocks = n_blocks
-        self.connections = connections
-        self.width = width
-        self.truncate = truncate
-        self.staged = staged
-        self.stage_fractions = stage_fractions
-        self.backward_depth = backward_depth
-        self.weight_decay = weight_decay
-        self.batch_size = batch_size
-        self.max_steps = max_steps
-        self.patience = patience
-        self.lr_grid = lr_grid
-        self.tune_fraction = tune_fraction
-        self.optimizer = optimizer
-        self.grad_clip = grad_clip
-        self.val_fraction = val_fraction
-        self.max_retries = max_retries
-        self.standardize = standardize
-        self.callback = callback
-        self.callback_every = callback_every
-        self.device = device
-        self.dtype = dtype
-        self.random_state = random_state
+        store_params(self, locals())
 
     def _n_stages(self) -> int:
         return int(self.n_blocks)
@@ -261,7 +246,7 @@ class BFCNetLearner(StagedLearnerMixin, TorchNetLearner):
     def _width(self, d: int) -> int:
         return int(self.width) if self.width is not None else max(64, 2 * d)
 
-    def _build(self, d: int, seed: int) -> nn.Module:
+    def _build(self, d: int) -> nn.Module:
         conns = check_connections(self.connections, int(self.n_blocks))
         return DenseQuadNet(d, self._width(d), conns, self.truncate)
 
@@ -269,9 +254,8 @@ class BFCNetLearner(StagedLearnerMixin, TorchNetLearner):
         m, L = self._width(d), int(self.n_blocks)
         conns = check_connections(self.connections, L)
         n_params = sum(sum(d if j == 0 else m for j in J) * m + m for J in conns) + L * m + 1
-        steps = self.max_steps * (1 + self.tune_fraction * len(tuple(self.lr_grid)))
         return net_resources(n, d, n_params, act_per_sample=3 * L * m + d,
-                             batch=int(self.batch_size), steps=steps,
+                             batch=int(self.batch_size), steps=self._predicted_steps(n),
                              flops_per_sample=2.0 * n_params,
                              dtype_bytes=8 if self.dtype == "float64" else 4,
                              step_overhead_s=5e-4 * (L + 1))  # many small ops per block

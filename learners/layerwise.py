@@ -15,24 +15,28 @@ stage (earlier heads are discarded; the final head is the mlp's head).  Freezing
 m blocks below the newest (a partial backward feature correction), None is end-to-end.
 
 The end-to-end twin (:meth:`LayerwiseLearner.twin`) is ``bfc_net`` resp. ``mlp`` with the same
-architecture, the same deployed parameter count and the same total step budget; only the training
-order differs.  This is the control that separates backward feature correction from depth alone.
+architecture, the same deployed parameter count and the same training parameters (budget,
+patience, lr grid); only the training order differs.  This is the control that separates
+backward feature correction from depth alone.
 """
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+from typing import ClassVar
+
+from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
 from learners.base import Resources
 from learners.bfc_net import BFCNetLearner, DenseQuadNet, StagedLearnerMixin, check_connections
-from learners.mlp import MLPLearner, MLPNet, init_linear
-from learners.torch_training import TorchNetLearner
+from learners.mlp import ACTIVATIONS, MLPLearner, MLPNet, init_linear
+from learners.torch_training import DEFAULTS, TorchNetLearner, TrainingParams, store_params
 
 ARCHITECTURES = ("bfc", "mlp")
 #: hyper-parameters shared with the end-to-end twin, passed through by :meth:`twin`
-SHARED = ("width", "weight_decay", "batch_size", "patience", "lr_grid", "tune_fraction",
-          "optimizer", "grad_clip", "val_fraction", "max_retries", "standardize", "callback",
-          "callback_every", "device", "dtype", "random_state")
+SHARED = ("width", *TrainingParams.names(), "standardize", "callback", "callback_every",
+          "device", "dtype", "random_state")
 
 
 class StagedMLPNet(MLPNet):
@@ -68,44 +72,35 @@ class LayerwiseLearner(StagedLearnerMixin, TorchNetLearner):
     Parameters: ``architecture`` bfc / mlp, ``depth`` (blocks or hidden layers), ``width``
     (None = the twin's default: max(64, 2d) for bfc, 256 for mlp), ``connections`` and
     ``truncate`` (bfc), ``activation`` and ``residual`` (mlp), ``stage_fractions``,
-    ``backward_depth`` (0 = greedy; see the module doc), ``max_steps`` total (None = the twin's
-    default), and the training parameters of ``mlp`` / ``bfc_net``.
+    ``backward_depth`` (0 = greedy; see the module doc), and the training parameters shared by
+    every net learner (``max_epochs`` the total budget over the stages).
     """
 
     family = "layerwise"
     staged = True
+    _parameter_constraints: ClassVar[dict] = {
+        **TorchNetLearner._parameter_constraints,
+        "architecture": [StrOptions(set(ARCHITECTURES))],
+        "depth": [Interval(Integral, 1, None, closed="left")],
+        "width": [Interval(Integral, 1, None, closed="left"), None],
+        "connections": ["array-like", None],
+        "truncate": [Interval(Real, 0, None, closed="neither"), None],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "residual": ["boolean"],
+        "stage_fractions": ["array-like", None],
+        "backward_depth": [Interval(Integral, 0, None, closed="left"), None],
+    }
 
     def __init__(self, architecture="bfc", depth=3, width=None, connections=None, truncate=6.0,
                  activation="relu", residual=False, stage_fractions=None, backward_depth=0,
-                 weight_decay=1e-4, batch_size=256, max_steps=None, patience=None,
-                 lr_grid=(1e-3, 3e-3), tune_fraction=0.15, optimizer="adam", grad_clip=1.0,
-                 val_fraction=0.2, max_retries=3, standardize=True, callback=None,
+                 optimizer=DEFAULTS.optimizer, lr_grid=DEFAULTS.lr_grid,
+                 batch_size=DEFAULTS.batch_size, max_epochs=DEFAULTS.max_epochs,
+                 max_steps=DEFAULTS.max_steps, patience_epochs=DEFAULTS.patience_epochs,
+                 schedule=DEFAULTS.schedule, weight_decay=DEFAULTS.weight_decay,
+                 grad_clip=DEFAULTS.grad_clip, val_fraction=DEFAULTS.val_fraction,
+                 max_retries=DEFAULTS.max_retries, standardize=True, callback=None,
                  callback_every=100, device="auto", dtype="float32", random_state=None):
-        self.architecture = architecture
-        self.depth = depth
-        self.width = width
-        self.connections = connections
-        self.truncate = truncate
-        self.activation = activation
-        self.residual = residual
-        self.stage_fractions = stage_fractions
-        self.backward_depth = backward_depth
-        self.weight_decay = weight_decay
-        self.batch_size = batch_size
-        self.max_steps = max_steps
-        self.patience = patience
-        self.lr_grid = lr_grid
-        self.tune_fraction = tune_fraction
-        self.optimizer = optimizer
-        self.grad_clip = grad_clip
-        self.val_fraction = val_fraction
-        self.max_retries = max_retries
-        self.standardize = standardize
-        self.callback = callback
-        self.callback_every = callback_every
-        self.device = device
-        self.dtype = dtype
-        self.random_state = random_state
+        store_params(self, locals())
 
     # -- the end-to-end twin ------------------------------------------------------------------
     def twin(self) -> TorchNetLearner:
@@ -117,10 +112,10 @@ class LayerwiseLearner(StagedLearnerMixin, TorchNetLearner):
                 del shared["width"]
             return BFCNetLearner(n_blocks=self.depth, connections=self.connections,
                                  truncate=self.truncate, stage_fractions=self.stage_fractions,
-                                 max_steps=self.max_steps or BFCNetLearner().max_steps, **shared)
+                                 **shared)
         shared["width"] = shared["width"] or MLPLearner().width
         return MLPLearner(depth=self.depth, activation=self.activation, residual=self.residual,
-                          max_steps=self.max_steps or MLPLearner().max_steps, **shared)
+                          **shared)
 
     def _check_architecture(self) -> None:
         if self.architecture not in ARCHITECTURES:
@@ -128,16 +123,13 @@ class LayerwiseLearner(StagedLearnerMixin, TorchNetLearner):
                              f"got {self.architecture!r}")
 
     # -- StagedLearnerMixin / TorchNetLearner hooks ---------------------------------------------
-    def _total_steps(self) -> int:
-        return int(self.twin().max_steps)
-
     def _n_stages(self) -> int:
         return int(self.depth)
 
     def _backward_depth(self) -> int | None:
         return self.backward_depth
 
-    def _build(self, d: int, seed: int) -> nn.Module:
+    def _build(self, d: int) -> nn.Module:
         twin = self.twin()
         if self.architecture == "bfc":
             conns = check_connections(self.connections, int(self.depth))

@@ -13,22 +13,26 @@ variance 1, and depth does not blow the scale up; z^2 is continued linearly beyo
 Initialisation: W_l ~ N(0, g / fan_in) with g = 2 (relu, gelu) or 1 (quadratic), b_l = 0; the
 head w ~ N(0, 1 / m).
 
-Training: MSE on standardised y, AdamW with ``weight_decay``, gradient norm clipped at
-``grad_clip`` (default 1; without it a 3-layer quadratic net reached test error 11 instead of
-0.03 on a degree-2 multi_index target), ``max_steps`` steps of batch ``batch_size`` with
-warm-up + cosine schedule, early stopping on the internal validation split (``val_fraction`` of
-the n samples) with ``patience`` steps (default a third of the budget), the lr from ``lr_grid``
-by pilot runs; see :mod:`learners.torch_training`.
+Training (the shared parameters of :mod:`learners.nets.params`): MSE on standardised y, AdamW
+with ``weight_decay``, gradient norm clipped at ``grad_clip`` (default 1; without it a 3-layer
+quadratic net reached test error 11 instead of 0.03 on a degree-2 multi_index target), batches of
+``batch_size`` for up to ``max_epochs`` epochs (optionally capped at ``max_steps`` steps), early
+stopping on the internal validation split (``val_fraction`` of the n samples) after
+``patience_epochs`` epochs without improvement, the best weights restored, every lr of
+``lr_grid`` trained and the best on the hold-out kept; see :mod:`learners.nets.loop`.
 """
 
 from __future__ import annotations
 
 import math
+from numbers import Integral, Real
+from typing import ClassVar
 
 import torch
+from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
-from learners.torch_training import TorchNetLearner, TrainConfig, net_resources, train
+from learners.torch_training import DEFAULTS, TorchNetLearner, net_resources, store_params, train
 
 ACTIVATIONS = ("relu", "gelu", "quadratic")
 
@@ -96,70 +100,48 @@ class MLPNet(nn.Module):
 class MLPLearner(TorchNetLearner):
     """End-to-end trained fully connected net (family ``hierarchical``).
 
-    Parameters: ``depth`` hidden layers of ``width`` units, ``activation`` in relu / gelu /
-    quadratic, ``residual`` skips, ``truncate`` (quadratic only: linear beyond |z| > truncate;
-    None = pure square), ``weight_decay`` (AdamW), ``batch_size``, ``max_steps``
-    (budget in optimisation steps), ``patience`` (steps without a 0.1 % validation improvement
-    before stopping; None = max_steps // 3), ``lr_grid`` (candidates, chosen by pilot runs at
-    ``tune_fraction`` of the budget), ``optimizer`` adam / sgd, ``grad_clip`` (max gradient
-    norm, None = off; default 1), ``val_fraction`` of the n samples held out for early stopping
-    and the lr choice, ``max_retries`` (lr / 10 restarts on divergence),
+    Architecture parameters: ``depth`` hidden layers of ``width`` units, ``activation`` in relu /
+    gelu / quadratic, ``residual`` skips, ``truncate`` (quadratic only: linear beyond
+    |z| > truncate; None = pure square).  Training parameters (shared by every net learner,
+    :class:`learners.nets.params.TrainingParams`): ``optimizer``, ``lr_grid`` (every lr trained
+    to its plateau, the best on the hold-out kept), ``batch_size``, ``max_epochs`` (budget),
+    ``max_steps`` (optional cap of the budget), ``patience_epochs``, ``schedule``,
+    ``weight_decay``, ``grad_clip``, ``val_fraction``, ``max_retries``.  Others: ``standardize``,
     ``callback(step, self)`` every ``callback_every`` steps, ``device`` auto / cpu / cuda,
     ``dtype`` float32 / float64, ``random_state``.
     """
 
     family = "hierarchical"
+    _parameter_constraints: ClassVar[dict] = {
+        **TorchNetLearner._parameter_constraints,
+        "depth": [Interval(Integral, 1, None, closed="left")],
+        "width": [Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "residual": ["boolean"],
+        "truncate": [Interval(Real, 0, None, closed="neither"), None],
+    }
 
     def __init__(self, depth=3, width=256, activation="relu", residual=False, truncate=6.0,
-                 weight_decay=1e-4, batch_size=256, max_steps=3000, patience=None,
-                 lr_grid=(1e-3, 3e-3), tune_fraction=0.15, optimizer="adam", grad_clip=1.0,
-                 val_fraction=0.2,
-                 max_retries=3, standardize=True, callback=None, callback_every=100, device="auto",
-                 dtype="float32", random_state=None):
-        self.depth = depth
-        self.width = width
-        self.activation = activation
-        self.residual = residual
-        self.truncate = truncate
-        self.weight_decay = weight_decay
-        self.batch_size = batch_size
-        self.max_steps = max_steps
-        self.patience = patience
-        self.lr_grid = lr_grid
-        self.tune_fraction = tune_fraction
-        self.optimizer = optimizer
-        self.grad_clip = grad_clip
-        self.val_fraction = val_fraction
-        self.max_retries = max_retries
-        self.standardize = standardize
-        self.callback = callback
-        self.callback_every = callback_every
-        self.device = device
-        self.dtype = dtype
-        self.random_state = random_state
+                 optimizer=DEFAULTS.optimizer, lr_grid=DEFAULTS.lr_grid,
+                 batch_size=DEFAULTS.batch_size, max_epochs=DEFAULTS.max_epochs,
+                 max_steps=DEFAULTS.max_steps, patience_epochs=DEFAULTS.patience_epochs,
+                 schedule=DEFAULTS.schedule, weight_decay=DEFAULTS.weight_decay,
+                 grad_clip=DEFAULTS.grad_clip, val_fraction=DEFAULTS.val_fraction,
+                 max_retries=DEFAULTS.max_retries, standardize=True, callback=None,
+                 callback_every=100, device="auto", dtype="float32", random_state=None):
+        store_params(self, locals())
 
-    def _build(self, d: int, seed: int) -> nn.Module:
+    def _build(self, d: int) -> nn.Module:
         return MLPNet(d, int(self.width), int(self.depth), self.activation, bool(self.residual),
                       self.truncate)
 
-    def _config(self, lr: float, scale: float) -> TrainConfig:
-        steps = max(1, int(round(self.max_steps * scale)))
-        patience = None if self.patience is None else max(1, int(round(self.patience * scale)))
-        return TrainConfig(lr=lr, max_steps=steps, batch_size=int(self.batch_size),
-                           weight_decay=float(self.weight_decay), optimizer=self.optimizer,
-                           patience=patience, grad_clip=self.grad_clip)
-
-    def _procedure(self, model, data, lr, scale, generator, on_step):
-        cfg = self._config(lr, scale)
-        self._extra_info = {"step_budget": int(cfg.max_steps)}
+    def _procedure(self, model, data, cfg, generator, on_step):
         return train(model, data, cfg, generator, on_step=on_step)
 
     def resources(self, n: int, d: int):
         m, L = int(self.width), int(self.depth)
         n_params = d * m + (L - 1) * m * m + (L + 1) * m + 1
-        flops = 2.0 * n_params
-        steps = self.max_steps * (1 + self.tune_fraction * len(tuple(self.lr_grid)))
         dtype_bytes = 8 if self.dtype == "float64" else 4
         return net_resources(n, d, n_params, act_per_sample=2 * L * m + d,
-                             batch=int(self.batch_size), steps=steps, flops_per_sample=flops,
-                             dtype_bytes=dtype_bytes)
+                             batch=int(self.batch_size), steps=self._predicted_steps(n),
+                             flops_per_sample=2.0 * n_params, dtype_bytes=dtype_bytes)

@@ -17,13 +17,18 @@ from __future__ import annotations
 
 import itertools
 import math
+from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from learners.base import HierbenchLearner, Resources
 from learners.ridge_tuning import default_ridge_grid, fit_linear_loo
 
 BASES = ("hermite", "monomial")
+#: ``degree = "task"``: the harness replaces it by the task's polynomial degree before the fit
+TASK_DEGREE = "task"
 
 
 def n_poly_features(d: int, q: int) -> int:
@@ -62,11 +67,21 @@ def poly_features(X: np.ndarray, q: int, basis: str = "hermite") -> np.ndarray:
 class PolyFeaturesRegressor(HierbenchLearner):
     """Ridge regression on all monomials (or Hermite products) of degree <= ``degree``.
 
-    Parameters: ``degree`` q; ``basis`` in {hermite, monomial}; ``alpha_grid`` relative ridges;
+    Parameters: ``degree`` q (an int >= 1, or ``"task"``: the task's degree, filled in by the
+    harness where the learner is built from a job, so the baseline has the right degree on every
+    task); ``basis`` in {hermite, monomial}; ``alpha_grid`` relative ridges; ``fit_intercept``;
     ``memory_limit_gb`` cap checked before the features are built (MemoryError past it).
+    ``fit_info_["degree"]`` is the degree used.
     """
 
     family = "non-hierarchical"
+    _parameter_constraints: ClassVar[dict] = {
+        "degree": [Interval(Integral, 1, None, closed="left"), StrOptions({TASK_DEGREE})],
+        "basis": [StrOptions(set(BASES))],
+        "alpha_grid": ["array-like", None],
+        "fit_intercept": ["boolean"],
+        "memory_limit_gb": [Interval(Real, 0, None, closed="neither")],
+    }
 
     def __init__(self, degree=2, basis="hermite", alpha_grid=None, fit_intercept=True,
                  memory_limit_gb=3.5):
@@ -77,8 +92,10 @@ class PolyFeaturesRegressor(HierbenchLearner):
         self.memory_limit_gb = memory_limit_gb
 
     def fit(self, X, y):
-        if self.basis not in BASES:
-            raise ValueError(f"unknown basis {self.basis!r}; choose from {BASES}")
+        self._validate_params()
+        if self.degree == TASK_DEGREE:
+            raise ValueError("poly_features: parameter 'degree' = 'task' was not resolved; "
+                             "the harness sets it from the task's degree, elsewhere pass an int")
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64).ravel()
         n, d = X.shape
@@ -91,7 +108,7 @@ class PolyFeaturesRegressor(HierbenchLearner):
         p = Phi.shape[1]
         self.coef_, self.intercept_, self.alpha_, _, loo = fit_linear_loo(
             Phi, y, rel, self.fit_intercept)
-        self.fit_info_ = {"degree": self.degree, "basis": self.basis, "p": p,
+        self.fit_info_ = {"degree": int(self.degree), "basis": self.basis, "p": p,
                           "alpha": self.alpha_, "loo_mse": float(loo.min()), "solver": "eigh",
                           "dtype": "float64"}
         return self
@@ -108,7 +125,10 @@ class PolyFeaturesRegressor(HierbenchLearner):
         """Memory: Phi (n p), Gram/eigenvectors 3 k^2 and U (n k), k = min(n, p) [float64].
 
         Time: n p q (features) + 2 n p k (Gram) + 10 k^3 (eigendecomposition) flops at 4e10/s.
+        With ``degree = "task"`` still unresolved the cost is unknown (seconds None).
         """
+        if self.degree == TASK_DEGREE:  # not known before the harness resolves it
+            return Resources(8.0 * 4 * n * d, None)
         p = n_poly_features(d, self.degree)
         k = min(n, p)
         mem = 8.0 * (2 * n * p + 3 * k * k + n * k + n * d)

@@ -25,6 +25,9 @@ converges):
 
 ``stage_fraction=None`` uses all n samples in both stages.
 
+Each stage is solved exactly, so there is no step budget or early stopping here (fit_info
+records "final_train_error" and the chosen ridges; no "steps").
+
 Family: ``layerwise``.  Simplifications of the papers: stages solved exactly by ridge instead of
 finitely many GD steps (one step in Nichani et al.'s stage 1), ReLU random features on the sphere,
 a scalar bottleneck p_hat (the papers keep a hidden layer whose units all align with p; one unit
@@ -33,10 +36,15 @@ is the same function class up to the outer random features), lambda chosen by le
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+from typing import ClassVar
+
 import numpy as np
 import torch
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from learners.base import HierbenchLearner, Resources
+from learners.nets.streams import Stream, stream_rng, stream_torch_seed
 from learners.torch_training import (
     Scaler,
     check_Xy,
@@ -59,6 +67,16 @@ class ThreeLayerLearner(HierbenchLearner):
 
     family = "layerwise"
     uses_gpu = True
+    _parameter_constraints: ClassVar[dict] = {
+        "width1": [Interval(Integral, 1, None, closed="left")],
+        "width2": [Interval(Integral, 1, None, closed="left")],
+        "stage_fraction": [Interval(Real, 0, 1, closed="neither"), None],
+        "ridge_grid": ["array-like"],
+        "standardize": ["boolean"],
+        "device": [str, torch.device],
+        "dtype": [StrOptions({"float32", "float64"})],
+        "random_state": ["random_state", np.random.Generator],
+    }
 
     def __init__(self, width1=2048, width2=256, stage_fraction=0.5, ridge_grid=RIDGE_GRID,
                  standardize=True, device="auto", dtype="float64", random_state=None):
@@ -73,15 +91,16 @@ class ThreeLayerLearner(HierbenchLearner):
 
     def fit(self, X, y):
         """Stage 1 (feature) then stage 2 (link), each by LOO-tuned ridge; returns self."""
+        self._validate_params()
         X, y = check_Xy(X, y)
         seed = seed_int(self.random_state)
-        i1, i2 = self._split(X.shape[0], np.random.default_rng([seed, 3]))
+        i1, i2 = self._split(X.shape[0], stream_rng(seed, Stream.SPLIT))
         self.scaler_ = Scaler.fit(X, y, standardize_x=self.standardize)
         self.device_, self.dtype_ = resolve_device(self.device), resolve_dtype(self.dtype)
         self.n_features_in_ = X.shape[1]
         Xs = self._tensor(self.scaler_.x(X))
         ys = self._tensor(self.scaler_.y(y))
-        gen = torch.Generator().manual_seed(seed)
+        gen = torch.Generator().manual_seed(stream_torch_seed(seed, Stream.FEATURES))
         self._draw_first_layer(X.shape[1], gen)
         theta, theta0, lam1, loo1 = ridge_loo(self._phi(Xs[i1]), ys[i1], self.ridge_grid)
         self.theta_, self.theta0_ = theta, theta0
@@ -90,7 +109,9 @@ class ThreeLayerLearner(HierbenchLearner):
         self._draw_outer_features(gen)
         c, c0, lam2, loo2 = ridge_loo(self._psi_from_p(p2), ys[i2], self.ridge_grid)
         self.c_, self.c0_ = c, c0
-        self.fit_info_ = {"n_stage1": int(len(i1)), "n_stage2": int(len(i2)),
+        train_err = float(torch.mean((self._forward(Xs[i2]) - ys[i2]) ** 2))  # last stage
+        self.fit_info_ = {"final_train_error": train_err, "solver": "closed-form ridge per stage",
+                          "n_stage1": int(len(i1)), "n_stage2": int(len(i2)),
                           "ridge_lambda_1": lam1, "ridge_lambda_2": lam2,
                           "final_val_loss": min(loo2.values()), "stage1_loo": min(loo1.values()),
                           "n_params": int(self.V_.numel() + self.b_.numel() + theta.numel() + 1

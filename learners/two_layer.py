@@ -21,8 +21,8 @@ Network: f(x) = c + sum_{j=1}^{2m} a_j relu(w_j . x + b_j), x standardised, y ce
    With ``step_fraction=None`` both phases use all n samples (no split).
 
 ``variant="sgd"``: plain two-layer training, the same net (m = width hidden units, standard
-init) trained end-to-end by the shared loop of :mod:`learners.torch_training` (AdamW, lr grid by
-pilots, early stopping on a validation split).
+init) trained end-to-end by the shared loop of :mod:`learners.nets.loop` (AdamW, every lr of the
+grid trained to its plateau, early stopping on a validation split, best weights restored).
 
 Family: ``hierarchical`` for both variants: they learn the first-layer features from data by
 gradient, and the multi-index task reports the paper's two-layer GD exponent under that family.
@@ -34,23 +34,29 @@ distribution, lambda chosen by leave-one-out instead of the theoretical value.
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+from typing import ClassVar
+
 import numpy as np
 import torch
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from learners.base import Resources
-from learners.mlp import MLPNet
-from learners.torch_training import Scaler as _Scaler
+from learners.mlp import ACTIVATIONS, MLPNet
+from learners.nets.streams import Stream, stream_rng, stream_torch_seed
 from learners.torch_training import (
+    DEFAULTS,
     TorchNetLearner,
-    TrainConfig,
     check_Xy,
     net_resources,
     predict_batched,
     resolve_device,
     resolve_dtype,
     seed_int,
+    store_params,
     train,
 )
+from learners.torch_training import Scaler as _Scaler
 
 VARIANTS = ("one_step", "sgd")
 RIDGE_GRID = tuple(float(v) for v in np.logspace(-6, 1, 15))
@@ -104,68 +110,54 @@ class TwoLayerLearner(TorchNetLearner):
     Parameters: ``variant`` one_step / sgd, ``width`` (one_step: m pairs, 2m features; sgd: m
     hidden units), ``step_fraction`` (one_step: share of the n samples for the gradient step; the
     rest fit the ridge; None = all samples for both), ``ridge_grid`` (lambda / mean eigenvalue
-    candidates), and for ``sgd`` the training parameters of ``mlp`` (``activation``,
-    ``weight_decay``, ``batch_size``, ``max_steps``, ``patience``, ``lr_grid``,
-    ``tune_fraction``, ``optimizer``, ``val_fraction``, ``max_retries``); ``device``, ``dtype``
-    (one_step default float64), ``random_state``.
+    candidates), ``activation`` (sgd), the training parameters shared by every net learner
+    (used by ``sgd``); ``device``, ``dtype`` (None: float64 for one_step, float32 for sgd),
+    ``random_state``.
     """
 
     family = "hierarchical"
+    _parameter_constraints: ClassVar[dict] = {
+        **TorchNetLearner._parameter_constraints,
+        "variant": [StrOptions(set(VARIANTS))],
+        "width": [Interval(Integral, 1, None, closed="left")],
+        "step_fraction": [Interval(Real, 0, 1, closed="neither"), None],
+        "ridge_grid": ["array-like"],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "dtype": [StrOptions({"float32", "float64"}), None],
+    }
 
     def __init__(self, variant="one_step", width=1024, step_fraction=0.5, ridge_grid=RIDGE_GRID,
-                 activation="relu", weight_decay=1e-4, batch_size=256, max_steps=3000,
-                 patience=None, lr_grid=(1e-3, 3e-3), tune_fraction=0.15, optimizer="adam",
-                 val_fraction=0.2, max_retries=3, standardize=True, callback=None,
+                 activation="relu", optimizer=DEFAULTS.optimizer, lr_grid=DEFAULTS.lr_grid,
+                 batch_size=DEFAULTS.batch_size, max_epochs=DEFAULTS.max_epochs,
+                 max_steps=DEFAULTS.max_steps, patience_epochs=DEFAULTS.patience_epochs,
+                 schedule=DEFAULTS.schedule, weight_decay=DEFAULTS.weight_decay,
+                 grad_clip=DEFAULTS.grad_clip, val_fraction=DEFAULTS.val_fraction,
+                 max_retries=DEFAULTS.max_retries, standardize=True, callback=None,
                  callback_every=100, device="auto", dtype=None, random_state=None):
-        self.variant = variant
-        self.width = width
-        self.step_fraction = step_fraction
-        self.ridge_grid = ridge_grid
-        self.activation = activation
-        self.weight_decay = weight_decay
-        self.batch_size = batch_size
-        self.max_steps = max_steps
-        self.patience = patience
-        self.lr_grid = lr_grid
-        self.tune_fraction = tune_fraction
-        self.optimizer = optimizer
-        self.val_fraction = val_fraction
-        self.max_retries = max_retries
-        self.standardize = standardize
-        self.callback = callback
-        self.callback_every = callback_every
-        self.device = device
-        self.dtype = dtype
-        self.random_state = random_state
+        store_params(self, locals())
 
     # -- dispatch -----------------------------------------------------------------------------
     def fit(self, X, y):
-        if self.variant not in VARIANTS:
-            raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
         if self.variant == "sgd":
             return super().fit(X, y)
+        self._validate_params()
         return self._fit_one_step(*check_Xy(X, y))
 
     def _dtype_setting(self) -> str:
         return self.dtype or ("float64" if self.variant == "one_step" else "float32")
 
     # -- sgd variant (TorchNetLearner hooks) ----------------------------------------------------
-    def _build(self, d: int, seed: int):
+    def _build(self, d: int):
         return MLPNet(d, int(self.width), 1, self.activation, False)
 
-    def _procedure(self, model, data, lr, scale, generator, on_step):
-        steps = max(1, int(round(self.max_steps * scale)))
-        patience = None if self.patience is None else max(1, int(round(self.patience * scale)))
-        cfg = TrainConfig(lr=lr, max_steps=steps, batch_size=int(self.batch_size),
-                          weight_decay=float(self.weight_decay), optimizer=self.optimizer,
-                          patience=patience)
-        self._extra_info = {"variant": "sgd", "step_budget": steps}
+    def _procedure(self, model, data, cfg, generator, on_step):
+        self._extra_info = {"variant": "sgd"}
         return train(model, data, cfg, generator, on_step=on_step)
 
     # -- one-step variant -------------------------------------------------------------------------
     def _fit_one_step(self, X: np.ndarray, y: np.ndarray):
         seed = seed_int(self.random_state)
-        rng = np.random.default_rng([seed, 2])
+        rng = stream_rng(seed, Stream.SPLIT)
         n = X.shape[0]
         perm = rng.permutation(n)
         if self.step_fraction is None:
@@ -182,12 +174,14 @@ class TwoLayerLearner(TorchNetLearner):
             return torch.as_tensor(np.ascontiguousarray(a), dtype=self.dtype_, device=self.device_)
 
         Xs, ys = t(self.scaler_.x(X)), t(self.scaler_.y(y))
-        gen = torch.Generator().manual_seed(seed)
+        gen = torch.Generator().manual_seed(stream_torch_seed(seed, Stream.FEATURES))
         W = one_step_first_layer(Xs[i1], ys[i1], int(self.width), gen)
         b = torch.randn(W.shape[0], generator=gen, dtype=self.dtype_).to(self.device_)
         a, c, lam, scores = ridge_loo(relu_features(Xs[i2], W, b), ys[i2], self.ridge_grid)
         self.W_, self.b_, self.a_, self.c_ = W, b, a, c
-        self.fit_info_ = {"variant": "one_step", "n_step": int(len(i1)), "n_ridge": int(len(i2)),
+        train_err = float(torch.mean((self._predict_fn(Xs) - ys) ** 2))
+        self.fit_info_ = {"final_train_error": train_err, "variant": "one_step",
+                          "n_step": int(len(i1)), "n_ridge": int(len(i2)),
                           "ridge_lambda": lam, "ridge_loo": scores, "n_params": int(W.numel()
                           + b.numel() + a.numel() + 1), "device": str(self.device_),
                           "final_val_loss": min(scores.values()), "retries": 0}
@@ -217,9 +211,8 @@ class TwoLayerLearner(TorchNetLearner):
         m = int(self.width)
         if self.variant == "sgd":
             n_params = d * m + 2 * m + 1
-            steps = self.max_steps * (1 + self.tune_fraction * len(tuple(self.lr_grid)))
-            return net_resources(n, d, n_params, 2 * m + d, int(self.batch_size), steps,
-                                 2.0 * n_params)
+            return net_resources(n, d, n_params, 2 * m + d, int(self.batch_size),
+                                 self._predicted_steps(n), 2.0 * n_params)
         k = 2 * m
         mem = 4e8 + 8.0 * (2 * n * d + 3 * n * k + 3 * k * k)
         secs = (2.0 * n * d * k * 3 + 2.0 * n * k * k * 2 + 10.0 * k**3) / 2e10

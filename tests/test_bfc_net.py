@@ -65,12 +65,15 @@ def test_stage_budgets_split_the_total():
 def test_bfc_net_learns_two_level_target_beyond_its_top_share():
     task, X, y, Xt, yt = _bfc_data()
     est = BFCNetLearner(n_blocks=2, max_steps=2000, lr_grid=(3e-3,), device="cpu", random_state=0)
+    assert est.training_params().step_budget(1600) == 2000  # 300 epochs of 12 steps, capped
     est.fit(X, y)
     err = float(np.mean((est.predict(Xt) - yt) ** 2) / np.var(yt))
     assert err < 0.3 * task.top_share(), (err, task.top_share(), est.fit_info_)
     info = est.fit_info_
     assert [s["active"] for s in info["stages"]] == [1, 2]
-    assert sum(s["steps_run"] for s in info["stages"]) == info["steps_run"] <= 2000
+    assert sum(s["steps_run"] for s in info["stages"]) == info["steps"] <= 2000
+    assert info["budget_exhausted"] == any(s["budget_exhausted"] for s in info["stages"])
+    assert info["epochs"] == pytest.approx(info["steps"] / info["steps_per_epoch"], abs=1e-3)
     assert info["step_budget"] == 2000 and info["n_params"] == sum(
         p.numel() for p in est.model_.parameters())
 
@@ -82,7 +85,7 @@ def _block1_snapshots(backward_depth, staged=True):
     def probe(step, model):
         snaps[step] = model.model_.blocks[0]["0"].weight.detach().clone()
 
-    est = BFCNetLearner(n_blocks=3, width=8, max_steps=90, lr_grid=(1e-2,), patience=10_000,
+    est = BFCNetLearner(n_blocks=3, width=8, max_steps=90, lr_grid=(1e-2,), patience_epochs=None,
                         backward_depth=backward_depth, staged=staged, callback=probe,
                         callback_every=1, random_state=0).fit(X, y)
     return est, snaps

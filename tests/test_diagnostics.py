@@ -43,7 +43,7 @@ params = { L = 3, k = 2 }
 [learner]
 width = 8
 max_steps = 90
-patience = 10000
+patience_epochs = 10000
 lr_grid = [1e-2]
 device = "cpu"
 [probe]
@@ -218,7 +218,7 @@ def test_failed_fits_are_stored_reported_and_retried(tmp_path):
     cfg = _tiny(seeds=[0], learner={"dtype": "float16"}, variants={"backward_depths": [0]})
     summary = run_diagnostics(cfg, tmp_path)
     rows = load_fits(tmp_path)
-    assert summary.counts == {"failed": 2} and all("dtype must be" in r["reason"] for r in rows)
+    assert summary.counts == {"failed": 2} and all("'dtype'" in r["reason"] for r in rows)
     assert run_diagnostics(cfg, tmp_path).counts == {}
     assert run_diagnostics(cfg, tmp_path, retry_failed=True).counts == {"failed": 2}
     from reports.diagnostics import statement

@@ -26,7 +26,7 @@ def _data(d=6, n=300, n_test=20, seed=0, L=2):
 @pytest.mark.parametrize("arch,twin_cls", [("bfc", BFCNetLearner), ("mlp", MLPLearner)])
 def test_twin_has_equal_parameter_count_and_step_budget(arch, twin_cls):
     X, y, _, _ = _data()
-    lw = LayerwiseLearner(architecture=arch, depth=3, width=12, max_steps=60,
+    lw = LayerwiseLearner(architecture=arch, depth=3, width=12, max_steps=60, patience_epochs=None,
                           lr_grid=(1e-3,), random_state=0)
     twin = lw.twin()
     assert type(twin) is twin_cls and twin.family == "hierarchical" and lw.family == "layerwise"
@@ -35,16 +35,17 @@ def test_twin_has_equal_parameter_count_and_step_budget(arch, twin_cls):
     assert lw.fit_info_["n_params"] == twin.fit_info_["n_params"] > 0
     assert lw.fit_info_["step_budget"] == twin.fit_info_["step_budget"] == 60
     assert [s["active"] for s in lw.fit_info_["stages"]] == [1, 2, 3]
-    assert sum(s["steps_run"] for s in lw.fit_info_["stages"]) <= 60
+    assert sum(s["steps_run"] for s in lw.fit_info_["stages"]) == lw.fit_info_["steps"] == 60
+    assert lw.fit_info_["budget_exhausted"] and twin.fit_info_["budget_exhausted"]
     deployed = lw.model_.deployed_parameters()
     assert sum(p.numel() for p in deployed) == sum(p.numel() for p in twin.model_.parameters())
 
 
 def test_default_budgets_and_widths_follow_the_twin():
     for arch, cls in (("bfc", BFCNetLearner), ("mlp", MLPLearner)):
-        lw = LayerwiseLearner(architecture=arch)
-        assert lw.twin().max_steps == cls().max_steps
-        assert lw.twin().get_params()["lr_grid"] == lw.lr_grid
+        lw = LayerwiseLearner(architecture=arch, max_epochs=7, patience_epochs=3, lr_grid=(1e-2,))
+        assert type(lw.twin()) is cls
+        assert lw.twin().training_params() == lw.training_params()
     assert LayerwiseLearner(architecture="mlp").twin().width == MLPLearner().width
     assert LayerwiseLearner(architecture="bfc", width=40).twin().width == 40
     with pytest.raises(ValueError, match="architecture"):
@@ -59,7 +60,7 @@ def test_lower_layers_frozen_after_their_stage(arch):
     def probe(step, est):
         snaps[step] = [layer.weight.detach().clone() for layer in _first_maps(est.model_)]
 
-    est = LayerwiseLearner(architecture=arch, depth=3, width=10, max_steps=90, patience=10_000,
+    est = LayerwiseLearner(architecture=arch, depth=3, width=10, max_steps=90, patience_epochs=None,
                            lr_grid=(1e-2,), callback=probe, callback_every=1, random_state=0)
     est.fit(X, y)
     s1, s2 = (s["steps_run"] for s in est.fit_info_["stages"][:2])

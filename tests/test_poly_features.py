@@ -55,3 +55,50 @@ def test_refuses_what_does_not_fit_and_says_so_in_resources():
     assert res.memory_bytes > 0.05 * 2**30
     with pytest.raises(MemoryError, match="p=46375"):
         est.fit(np.zeros((5000, 30)), np.zeros(5000))
+
+
+def _job(learner_params, task_params, d=4, n=400):
+    from harness.plan import Job
+
+    return Job(task="multi_index", task_label="mi", task_params=task_params, d=d,
+               learner="poly_features", label="poly", learner_params=learner_params, n=n,
+               seed=0, n_test=500)
+
+
+@pytest.mark.parametrize("p", [2, 3])
+def test_degree_task_follows_the_task_degree_in_a_job(p):
+    """degree = "task" becomes the task's degree (multi_index: p): a noiseless degree-p target
+    is then recovered exactly, and fit_info records the degree used."""
+    from harness.job import run_job
+
+    rec = run_job(_job({"degree": "task"}, {"r": 1, "p": p, "pure": True}))
+    assert rec.status == "ok", rec.reason
+    assert rec.fit_info["degree"] == p and rec.test_error < 1e-6
+    assert rec.learner_params == {"degree": "task"}  # the job's identity is unchanged
+
+
+def test_degree_task_without_a_task_degree_fails_in_one_line():
+    from types import SimpleNamespace
+
+    from harness.job import resolve_task_values
+
+    no_degree = SimpleNamespace(degree=None, info=lambda: {})
+    with pytest.raises(ValueError) as info:
+        resolve_task_values("poly_features", {"degree": "task"}, no_degree, "bfc")
+    msg = str(info.value)
+    assert "\n" not in msg and "'degree'" in msg and "'bfc'" in msg
+    with_degree = SimpleNamespace(degree=6, info=lambda: {})
+    assert resolve_task_values("poly_features", {"degree": "task", "basis": "hermite"},
+                               with_degree, "bfc") == {"degree": 6, "basis": "hermite"}
+
+
+def test_bad_values_fail_in_one_line_and_unresolved_task_degree_is_refused():
+    X = np.zeros((10, 2))
+    for key, value in (("degree", 0), ("degree", "auto"), ("basis", "legendre")):
+        with pytest.raises(ValueError) as info:
+            PolyFeaturesRegressor(**{key: value}).fit(X, X[:, 0])
+        msg = str(info.value)
+        assert "\n" not in msg and "PolyFeaturesRegressor" in msg and repr(key) in msg
+    with pytest.raises(ValueError, match="'task' was not resolved"):
+        PolyFeaturesRegressor(degree="task").fit(X, X[:, 0])
+    assert PolyFeaturesRegressor(degree="task").resources(100, 4).seconds is None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import math
 
 import numpy as np
@@ -10,13 +12,20 @@ import torch
 from torch import nn
 
 from learners.base import DivergenceError
+from learners.bfc_net import BFCNetLearner
+from learners.layerwise import LayerwiseLearner
 from learners.mlp import MLPLearner
+from learners.nets.streams import Stream, stream_rng
+from learners.poly_features import PolyFeaturesRegressor
+from learners.three_layer import ThreeLayerLearner
 from learners.torch_training import (
+    DEFAULTS,
     Data,
     Diverged,
     RunResult,
     Scaler,
     TrainConfig,
+    TrainingParams,
     build_seeded,
     lr_factor,
     resolve_device,
@@ -24,6 +33,7 @@ from learners.torch_training import (
     select_lr,
     train,
 )
+from learners.two_layer import TwoLayerLearner
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest
 
@@ -35,7 +45,8 @@ def test_resolve_device_auto_matches_cuda_availability():
 
 
 def test_lr_factor_warmup_then_cosine_to_floor():
-    cfg = TrainConfig(lr=1.0, max_steps=1000, warmup=0.1, final_lr_factor=0.01)
+    cfg = TrainConfig(lr=1.0, max_steps=1000, warmup=0.1, final_lr_factor=0.01,
+                      schedule="cosine")
     assert lr_factor(0, cfg) == pytest.approx(1 / 100)
     assert lr_factor(99, cfg) == pytest.approx(1.0)
     assert lr_factor(100, cfg) == pytest.approx(1.0)
@@ -119,22 +130,80 @@ def test_run_with_retries_lowers_lr_then_raises_one_line():
     assert "lr down to 0.1" in msg
 
 
-def test_select_lr_picks_best_pilot_and_skips_diverging_ones():
+def test_select_lr_trains_every_lr_keeps_the_best_and_skips_diverging_ones():
     calls = []
 
-    def run(lr, scale):
-        calls.append((lr, scale))
+    def run(lr):
+        calls.append(lr)
         if lr >= 1.0:
             raise Diverged(3, math.inf, lr)
         return RunResult(best_val=abs(math.log10(lr) + 2), best_step=1, steps_run=1,
                          stopped_early=False)
 
-    res, info = select_lr(run, (1e-3, 1e-2, 1e-1, 1.0), tune_fraction=0.25)
+    res, info = select_lr(run, (1e-3, 1e-2, 1e-1, 1.0))
     assert info["lr"] == pytest.approx(1e-2) and info["retries"] == 0
-    assert info["lr_pilot_val"]["1"] is None
-    assert calls[-1] == (1e-2, 1.0) and all(s == 0.25 for _, s in calls[:-1])
+    assert res.best_val == pytest.approx(0.0)
+    assert info["lr_val"]["1"] is None and info["lr_val"]["0.001"] == pytest.approx(1.0)
+    assert calls == [1e-3, 1e-2, 1e-1, 1.0]  # each once; the kept net is not retrained
     _, info1 = select_lr(run, (1e-3,))
-    assert info1["lr_pilot_val"] == {} and len(calls) == 6
+    assert info1["lr_val"] == {"0.001": pytest.approx(1.0)} and len(calls) == 5
+    _, info2 = select_lr(run, (100.0, 30.0), max_retries=3)  # all diverge: 3 does, 0.3 not
+    assert info2["lr"] == pytest.approx(0.3) and info2["retries"] == 2
+    with pytest.raises(DivergenceError):
+        select_lr(run, (10.0, 3.0), max_retries=0)
+
+
+def test_training_params_budget_and_patience_in_epochs():
+    tp = TrainingParams(batch_size=128, max_epochs=300, patience_epochs=20)
+    assert tp.steps_per_epoch(6553) == 51 and tp.step_budget(6553) == 300 * 51
+    assert tp.patience_steps(6553) == 20 * 51
+    assert TrainingParams(max_steps=600).step_budget(6553) == 600
+    assert tp.steps_per_epoch(100) == 1 and TrainingParams(patience_epochs=None).patience_steps(
+        100) is None
+    cfg = TrainConfig.from_params(tp, 1e-3, 6553)
+    assert (cfg.max_steps, cfg.patience, cfg.resolved_eval_every(6553)) == (15300, 1020, 51)
+
+
+NET_LEARNERS = [MLPLearner, BFCNetLearner, LayerwiseLearner, TwoLayerLearner]
+
+
+@pytest.mark.parametrize("cls", NET_LEARNERS)
+def test_every_net_takes_the_shared_training_params_with_their_defaults(cls):
+    sig = inspect.signature(cls.__init__).parameters
+    for f in dataclasses.fields(TrainingParams):
+        assert f.name in sig, (cls.__name__, f.name)
+        assert sig[f.name].default == getattr(DEFAULTS, f.name), (cls.__name__, f.name)
+        assert f.name in cls._parameter_constraints
+    assert set(sig) - {"self"} == set(cls._parameter_constraints), cls.__name__
+    assert cls().training_params() == DEFAULTS
+
+
+@pytest.mark.parametrize("cls,key,value", [
+    (MLPLearner, "depth", 0), (MLPLearner, "activation", "tanh"), (MLPLearner, "max_epochs", -1),
+    (BFCNetLearner, "patience_epochs", 0), (LayerwiseLearner, "architecture", "cnn"),
+    (TwoLayerLearner, "variant", "two_step"), (TwoLayerLearner, "batch_size", 0),
+    (MLPLearner, "optimizer", "lbfgs"), (BFCNetLearner, "val_fraction", 1.5),
+])
+def test_bad_parameter_value_fails_in_one_line_naming_learner_key_and_value(cls, key, value):
+    X = np.random.default_rng(0).standard_normal((20, 3))
+    with pytest.raises(ValueError) as info:
+        cls(**{key: value}).fit(X, X[:, 0])
+    msg = str(info.value)
+    assert "\n" not in msg and cls.__name__ in msg and repr(key) in msg and str(value) in msg
+
+
+def test_learner_streams_are_independent_of_the_data_stream():
+    seed, n = 3, 50
+    data_perm = np.random.default_rng([seed, 1]).permutation(n)
+    split = stream_rng(seed, Stream.SPLIT).permutation(n)
+    assert not np.array_equal(split, data_perm)
+    X = np.random.default_rng([seed, 1]).standard_normal((n, 2))  # data from the harness stream
+    y = X[:, 0]
+    est = MLPLearner(width=4, depth=1, max_steps=1, lr_grid=(1e-3,), val_fraction=0.2,
+                     random_state=seed).fit(X, y)
+    n_val = est.fit_info_["n_val"]
+    mu = X[np.sort(split[n_val:])].mean(axis=0)  # the learner's training part = its own stream
+    np.testing.assert_allclose(est.scaler_.mu_x, mu)
 
 
 def test_mlp_forced_divergence_retries_with_smaller_lr():
@@ -142,7 +211,7 @@ def test_mlp_forced_divergence_retries_with_smaller_lr():
     X = rng.standard_normal((300, 6))
     y = X[:, 0] * X[:, 1] + X[:, 2]
     est = MLPLearner(width=16, depth=2, activation="quadratic", truncate=None, grad_clip=None,
-                     optimizer="sgd", max_steps=100, lr_grid=(100.0,), max_retries=4,
+                     optimizer="sgd", max_steps=100, lr_grid=(100.0,), max_retries=6,
                      random_state=0).fit(X, y)
     retries = est.fit_info_["retries"]
     assert retries >= 1 and est.fit_info_["lr"] == pytest.approx(100.0 * 10.0**-retries)
@@ -159,3 +228,10 @@ def test_mlp_divergence_for_good_raises_divergence_error():
         est.fit(X, y)
     msg = str(info.value)
     assert "\n" not in msg and "after 2 retries with lr down to 1e+27" in msg
+
+
+@pytest.mark.parametrize("cls", NET_LEARNERS + [ThreeLayerLearner, PolyFeaturesRegressor])
+def test_parameter_constraints_cover_every_constructor_parameter(cls):
+    sig = set(inspect.signature(cls.__init__).parameters) - {"self"}
+    assert sig == set(cls._parameter_constraints), sig ^ set(cls._parameter_constraints)
+    cls()._validate_params()  # the defaults are allowed values
