@@ -72,12 +72,22 @@ def store_params(est: Any, values: dict[str, Any]) -> None:
 # device, dtype, seeds
 # --------------------------------------------------------------------------------------------
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` -> cuda when available else cpu; anything else is passed to torch.device."""
-    if isinstance(device, torch.device):
-        return device
+    """``"auto"`` -> cuda when available else cpu (the CPU fallback); anything else is passed to
+    torch.device.  An explicit CUDA device on a machine without one is a one-line ValueError
+    (rather than torch's assertion deep inside the first tensor move)."""
     if device in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        dev = device if isinstance(device, torch.device) else torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device {device!r} is not a torch device: {exc}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {str(dev)!r} requested but no CUDA device is available "
+                         "(torch.cuda.is_available() is False); use device = 'auto' or 'cpu'")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"device {str(dev)!r} requested but only {torch.cuda.device_count()} "
+                         "CUDA device(s) exist")
+    return dev
 
 
 def resolve_dtype(dtype: str | torch.dtype) -> torch.dtype:

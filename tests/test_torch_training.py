@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
+import os
 
 import numpy as np
 import pytest
@@ -41,7 +42,52 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest
 def test_resolve_device_auto_matches_cuda_availability():
     want = "cuda" if torch.cuda.is_available() else "cpu"
     assert resolve_device("auto").type == want
+    assert resolve_device(None).type == want
     assert resolve_device("cpu").type == "cpu"
+    assert resolve_device(torch.device("cpu")).type == "cpu"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the machine without CUDA")
+@pytest.mark.parametrize("device", ["cuda", "cuda:0", torch.device("cuda")])
+def test_explicit_cuda_without_a_gpu_is_a_one_line_error(device):
+    with pytest.raises(ValueError, match="no CUDA device is available") as info:
+        resolve_device(device)
+    assert "\n" not in str(info.value)
+    with pytest.raises(ValueError, match="no CUDA device is available"):
+        MLPLearner(width=8, depth=1, max_epochs=1, device=device).fit(
+            np.zeros((20, 2)), np.zeros(20))
+
+
+def test_unknown_device_is_a_one_line_error():
+    with pytest.raises(ValueError, match="'gpu0' is not a torch device"):
+        resolve_device("gpu0")
+
+
+#: the device the device-selection test trains on: "auto" (CUDA when present, else the CPU);
+#: a GPU machine sets HIERBENCH_TEST_DEVICE=cuda (benchmarks/gpu_check.sh)
+TEST_DEVICE = os.environ.get("HIERBENCH_TEST_DEVICE", "auto")
+
+
+def test_net_trains_and_predicts_on_the_selected_device():
+    """A small mlp on the selected device learns a linear target; its record names the device
+    and its predictions agree with the same weights evaluated on the CPU."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((600, 4))
+    y = X @ np.array([1.0, -0.5, 0.25, 0.0])
+    est = MLPLearner(width=32, depth=2, max_epochs=40, device=TEST_DEVICE, random_state=0)
+    est.fit(X, y)
+    want = resolve_device(TEST_DEVICE)
+    assert est.fit_info_["device"].startswith(want.type)
+    Xt = rng.standard_normal((200, 4))
+    pred = est.predict(Xt)
+    err = np.mean((pred - Xt @ np.array([1.0, -0.5, 0.25, 0.0])) ** 2) / 1.3125
+    assert err < 0.05
+    model = est.model_ if hasattr(est, "model_") else None
+    if model is not None and want.type != "cpu":
+        on_gpu = est.predict(Xt)
+        model.to("cpu")
+        est.device_ = torch.device("cpu")
+        assert np.allclose(est.predict(Xt), on_gpu, rtol=1e-3, atol=1e-4)
 
 
 def test_lr_factor_warmup_then_cosine_to_floor():
