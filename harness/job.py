@@ -1,6 +1,6 @@
 """Running one job: draw data, fit, predict, measure, and return a :class:`~harness.record.Record`.
 
-Data (DESIGN.md, "Definitions"):
+Data (docs/design.md, "Definitions"):
 
 * the teacher is ``make_task(task, d, seed, **params)``;
 * the training set is ``task.sample(n, rng_train)`` with ``rng_train = default_rng([seed, 1])``
