@@ -35,7 +35,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from learners import kernels as kz
 from learners import krr_cost as cost
 from learners.base import HierbenchLearner, Resources
-from learners.krr_holdout import HoldoutScorer, solve_full
+from learners.krr_holdout import HoldoutScorer, holdout_size, solve_full
 from learners.ridge_tuning import (
     default_ridge_grid,
     eigh_solution,
@@ -43,6 +43,8 @@ from learners.ridge_tuning import (
     loo_errors_eigh,
     pick_best,
 )
+
+__all__ = ["KernelRidgeLearner", "RIDGE_CONSTRAINTS", "holdout_size"]
 
 SOLVERS = ("auto", "eigh", "exact", "nystrom")
 DTYPES = ("auto", "float32", "float64")
@@ -67,17 +69,6 @@ RIDGE_CONSTRAINTS: dict = {
     "memory_limit_gb": [_POS],
     "random_state": [Interval(Integral, 0, None, closed="left"), None],
 }
-
-
-def holdout_size(n: int, val_fraction) -> int:
-    """n_v: ``val_fraction`` x n, or by default max(0.1 n, min(0.2 n, 500)) - 20 % at small n,
-    10 % at large n (500 held-out points pin a hold-out MSE to ~6 %, and a larger training block
-    keeps the tuning close to the n it is for)."""
-    if val_fraction is None:
-        n_v = max(0.1 * n, min(0.2 * n, 500.0))
-    else:
-        n_v = float(val_fraction) * n
-    return int(min(max(1, round(n_v)), n - 1))
 
 
 class KernelRidgeLearner(HierbenchLearner):

@@ -36,6 +36,7 @@ import scipy.sparse.linalg as spla
 import torch
 
 from learners import kernels as kz
+from learners.krr_holdout import holdout_size
 from learners.nystrom import KnmOperator, batched_pcg, jittered_cholesky
 from learners.ridge_tuning import holdout_errors, pick_best
 
@@ -109,8 +110,6 @@ def _holdout_pred(op_v_kern, beta):
 
 def fit_falkon(est, X, y, kerns, perm, plan, rng, info):
     """Returns (kernel, ridge, centres, coefficients) of the winning pair; fills ``info``."""
-    from learners.kernel_ridge import holdout_size
-
     n, d = X.shape
     dtype = np.float32 if plan["itemsize"] == 4 else np.float64
     tuned = len(kerns) > 1 or est.alpha is None
