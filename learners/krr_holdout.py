@@ -187,8 +187,8 @@ class HoldoutScorer:
     # ------------------------------------------------------------------ stage 2
     def factor_at(self, a0: float) -> None:
         """In-place Cholesky of K_tt + a0 I in K's top-left block (a fresh K if consumed)."""
-        if self.factor is not None:
-            self.K = None  # the top-left block holds an old factor: rebuild
+        if self.factor is not None:  # the top-left block holds an old factor: rebuild, after
+            self.factor, self.K = None, None  # dropping every reference (one n x n at a time)
         K = self.matrix()
         Ktt = K[:self.n_t, :self.n_t]
         Ktt.diagonal().add_(a0)
