@@ -1,98 +1,101 @@
-"""Kernel ridge regression (``krr``), tuned inside its n samples, exact up to the memory cap.
+"""Kernel ridge regression (``krr``), bandwidth and ridge tuned jointly on the full n samples.
 
 Model: f(x) = b + sum_i c_i k(x, x_i) with (K + a I) c = y - b, b = mean(y) (``fit_intercept``).
-The ridge a is absolute (scikit-learn's ``alpha``); the tuning grid is relative to mean(diag K).
-
-Three paths, chosen by :meth:`KernelRidgeLearner.plan` from (n, d) and ``memory_limit_gb``:
+The ridge a is absolute (scikit-learn's ``alpha``); the tuning grid is relative to mean(diag K)
+of each bandwidth.  Every (bandwidth, ridge) pair of the grids is scored on all n samples; the
+pair with the smallest error wins.  Three paths, chosen by :meth:`KernelRidgeLearner.plan`:
 
 ``eigh`` (n <= ``tune_max``)
-    one eigendecomposition per bandwidth gives the exact leave-one-out error of every ridge of the
-    grid and the solution (:mod:`learners.ridge_tuning`).
-``exact`` (one n x n matrix fits the cap, float64 or float32)
-    bandwidth and a first ridge by exact LOO on a subsample of ``tune_max`` points; then the
-    ridge is re-chosen on the full n by hold-out (the last ``val_fraction`` of a random order)
-    over a window of ``ridge_window`` decades around it, with at most one factorisation:
-    (1) batched PCG with a Nystrom preconditioner solves the training block for every ridge it
-    is predicted to solve within half a Cholesky's predicted time, all ridges in one pass over K
-    per iteration; (2) unless that brackets the minimum, one in-place Cholesky of K + a0 I at a
-    pivot ridge a0 scores the remaining ridges by PCG preconditioned with the factor (its
-    leading block is the training block's factor; eigenvalues within [1, a / a0]);
-    (3) the chosen ridge is solved on all n from the factor (directly or by factor-PCG), or,
-    without a factor, by Nystrom-PCG when predicted cheaper than a Cholesky, else by Cholesky.
+    one eigendecomposition of K per bandwidth gives the exact leave-one-out error of every
+    ridge and the solution (:mod:`learners.ridge_tuning`).
+``exact`` (one n x n matrix fits ``memory_limit_gb``)
+    per bandwidth, the hold-out error (the last n_v rows of a random order) of every ridge
+    needed to bracket the minimum, by Nystrom-PCG and in-place Cholesky factors of the training
+    block (:mod:`learners.krr_holdout`); then (K + a I) c = y on all n at the winning pair.
 ``nystrom`` (past the cap)
-    Falkon (:func:`learners.nystrom.falkon_solve`) with m centres, ridge by the same hold-out.
+    Falkon with m centres (:mod:`learners.krr_falkon`), the same joint hold-out.
 
-float32 is used where it is accurate enough: when eps32 lambda_max(K) <= a / 10 for the smallest
-ridge searched (a round-off perturbation below a tenth of the ridge), or when only float32 fits.
+dtype: float64 whenever n x n float64 fits the cap.  Only past it is float32 used, and then the
+ridge grid is cut below 10 eps32 lambda_max(K) (lambda_max predicted from a subsample): a float32
+matrix perturbs K by ~eps32 lambda_max, which must stay far below the ridge so that round-off
+never acts as a larger ridge than the one tuning chose.  A 1000-point subsample's eigenvalues
+only predict iteration counts and lambda_max; they never choose a bandwidth or ridge.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from numbers import Integral, Real
 
 import numpy as np
-import scipy.linalg as sla
 import torch
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from learners import kernels as kz
+from learners import krr_cost as cost
 from learners.base import HierbenchLearner, Resources
-from learners.nystrom import (
-    CholeskyShiftOps,
-    KnmOperator,
-    NystromPreconditioner,
-    batched_pcg,
-    cholesky_inplace,
-    falkon_solve,
-    nystrom_basis,
-    shifted_matvec,
-)
+from learners.krr_holdout import HoldoutScorer, holdout_size, solve_full
 from learners.ridge_tuning import (
     default_ridge_grid,
     eigh_solution,
     eigh_sym,
-    holdout_errors,
     loo_errors_eigh,
     pick_best,
 )
 
-#: cost model of this class of machine: Cholesky / matrix-product rates [flop/s] by itemsize,
-#: rate of skinny products (n x n by n x r) [flop/s] and memory bandwidth [bytes/s]
-FLOPS = {8: 7e10, 4: 1.5e11}
-FLOPS_SKINNY = 2e10
-BANDWIDTH = 1e10
-EPS32 = float(np.finfo(np.float32).eps)
+__all__ = ["KernelRidgeLearner", "RIDGE_CONSTRAINTS", "holdout_size"]
 
+SOLVERS = ("auto", "eigh", "exact", "nystrom")
+DTYPES = ("auto", "float32", "float64")
+#: points of the spectrum probe (its eigenvalues predict K_n's; never used to choose)
+PROBE_MAX = 1000
 
-def cholesky_seconds(n: int, itemsize: int) -> float:
-    """Predicted time of an in-place Cholesky of an n x n matrix: n^3 / 3 flops."""
-    return n**3 / 3 / FLOPS[itemsize]
-
-
-def pass_seconds(rows: int, cols: int, r: int, itemsize: int) -> float:
-    """Predicted time of one product of a (rows x cols) matrix with r vectors."""
-    return rows * cols * itemsize / BANDWIDTH + 2.0 * rows * cols * r / FLOPS_SKINNY
+_POS = Interval(Real, 0, None, closed="neither")
+#: constraints shared by every kernel-ridge learner (krr, ntk, nngp)
+RIDGE_CONSTRAINTS: dict = {
+    "bandwidth": [_POS, None],
+    "bandwidth_grid": ["array-like"],
+    "alpha": [Interval(Real, 0, None, closed="left"), None],
+    "alpha_grid": ["array-like", None],
+    "fit_intercept": ["boolean"],
+    "solver": [StrOptions(set(SOLVERS))],
+    "dtype": [StrOptions(set(DTYPES))],
+    "n_centers": [Interval(Integral, 1, None, closed="left"), None],
+    "max_centers": [Interval(Integral, 1, None, closed="left")],
+    "val_fraction": [Interval(Real, 0, 1, closed="neither"), None],
+    "tune_max": [Interval(Integral, 0, None, closed="left")],
+    "tol": [Interval(Real, 0, 1, closed="neither"), None],
+    "memory_limit_gb": [_POS],
+    "random_state": [Interval(Integral, 0, None, closed="left"), None],
+}
 
 
 class KernelRidgeLearner(HierbenchLearner):
-    """Kernel ridge regression with the bandwidth and ridge tuned inside the n samples.
+    """Kernel ridge regression with the bandwidth and ridge tuned jointly on the n samples.
 
     Parameters: ``kernel`` in {rbf, laplace, polynomial, arccos}; ``bandwidth`` (None = median
     heuristic times ``bandwidth_grid``, float = fixed); ``degree``/``coef0`` of the polynomial
     kernel; ``alpha`` (None = tuned, float = fixed absolute ridge); ``alpha_grid`` relative
     ridges; ``solver`` in {auto, eigh, exact, nystrom}; ``dtype`` in {auto, float32, float64};
-    ``n_centers`` (Nystrom centres, None = auto); ``val_fraction`` of the hold-out; ``tune_max``
-    largest n tuned by exact LOO (and the subsample size above it); ``ridge_window`` decades
-    searched on either side of the subsample's ridge; ``tol`` relative residual of the iterative
-    solvers; ``memory_limit_gb`` cap on the largest matrix; ``random_state`` seeds all sampling.
+    ``n_centers`` (Nystrom centres, None = grow with n up to ``max_centers``); ``val_fraction``
+    of the hold-out (None = 20 % at small n to 10 % at large n); ``tune_max`` largest n tuned by
+    exact LOO; ``tol`` relative residual of the iterative solvers; ``memory_limit_gb`` cap on
+    the largest matrix; ``random_state`` seeds all sampling.
     """
 
     family = "non-hierarchical"
+    _parameter_constraints: dict = {
+        **RIDGE_CONSTRAINTS,
+        "kernel": [StrOptions(set(kz.KERNELS))],
+        "degree": [Interval(Integral, 1, None, closed="left")],
+        "coef0": [Interval(Real, 0, None, closed="left")],
+    }
 
     def __init__(self, kernel="rbf", bandwidth=None, bandwidth_grid=(0.5, 1.0, 2.0), degree=3,
                  coef0=1.0, alpha=None, alpha_grid=None, fit_intercept=True, solver="auto",
-                 dtype="auto", n_centers=None, val_fraction=0.2, tune_max=1000, ridge_window=1.5,
-                 tol=None, memory_limit_gb=3.5, random_state=None):
+                 dtype="auto", n_centers=None, max_centers=10000, val_fraction=None,
+                 tune_max=1000, tol=None, memory_limit_gb=3.5, random_state=None):
         self.kernel = kernel
         self.bandwidth = bandwidth
         self.bandwidth_grid = bandwidth_grid
@@ -104,9 +107,9 @@ class KernelRidgeLearner(HierbenchLearner):
         self.solver = solver
         self.dtype = dtype
         self.n_centers = n_centers
+        self.max_centers = max_centers
         self.val_fraction = val_fraction
         self.tune_max = tune_max
-        self.ridge_window = ridge_window
         self.tol = tol
         self.memory_limit_gb = memory_limit_gb
         self.random_state = random_state
@@ -119,22 +122,26 @@ class KernelRidgeLearner(HierbenchLearner):
     def _reference_scale(self, X, rng) -> float:
         return kz.reference_scale(X, self.kernel, rng)
 
+    def _feature_dim(self, d: int) -> int | None:
+        """Dimension of the kernel's feature space when finite (polynomial: C(d + q, q))."""
+        if self.kernel == "polynomial":
+            return math.comb(d + int(self.degree), int(self.degree))
+        return None
+
     # ----------------------------------------------------------------- planning
     def _limit(self) -> float:
         return float(self.memory_limit_gb) * 2**30
 
     def _centers(self, n: int) -> int:
-        """m = 16 sqrt(n) (at most 10000 and 3 m^2 float64 <= 30 % of the cap) unless given."""
+        """m = 16 sqrt(n), at most ``max_centers`` and 3 m^2 float64 <= 30 % of the cap."""
         if self.n_centers is not None:
-            return int(min(n, max(1, self.n_centers)))
+            return int(min(n, self.n_centers))
         m_mem = math.sqrt(0.1 * self._limit() / 8)
-        return int(min(n, 10000, 16 * math.sqrt(n), m_mem))
+        return int(max(1, min(n, self.max_centers, 16 * math.sqrt(n), m_mem)))
 
     def plan(self, n: int, d: int) -> dict:
-        """The path ('eigh' | 'exact' | 'nystrom') and the largest dtype fit would use at (n, d)."""
+        """The path ('eigh' | 'exact' | 'nystrom') and the dtype's itemsize fit would use."""
         tuned = self.alpha is None or self.bandwidth is None
-        if self.solver not in ("auto", "eigh", "exact", "nystrom"):
-            raise ValueError(f"unknown solver {self.solver!r}")
         fits = {8: n * n * 8 <= self._limit(), 4: n * n * 4 <= self._limit()}
         if self.dtype != "auto":
             item = np.dtype(self.dtype).itemsize
@@ -147,9 +154,6 @@ class KernelRidgeLearner(HierbenchLearner):
                 "m": self._centers(n)}
 
     # ----------------------------------------------------------------- grids
-    def _rng(self):
-        return np.random.default_rng(0 if self.random_state is None else self.random_state)
-
     def _bandwidths(self, X, rng):
         if self.bandwidth is not None:
             return np.array([float(self.bandwidth)])
@@ -161,157 +165,128 @@ class KernelRidgeLearner(HierbenchLearner):
         rel = default_ridge_grid() if self.alpha_grid is None else np.asarray(self.alpha_grid)
         return np.sort(np.asarray(rel, dtype=float)) * kdiag_mean
 
-    # ----------------------------------------------------------------- LOO tuning
-    def _tune_eigh(self, X, y, bandwidths):
-        """Exact LOO over bandwidths x ridges: (kernel, ridges, best index, loo, w, V)."""
-        best = None
-        for s in bandwidths:
-            kern = self._make_kernel(s)
-            K = kern(X)
-            ridges = self._ridge_grid(float(np.mean(np.diag(K))))
-            w, V = eigh_sym(K)
-            loo = loo_errors_eigh(w, V, y, ridges)
-            j = pick_best(loo)
-            if best is None or loo[j] < best[3]:
-                best = (kern, ridges, j, float(loo[j]), w, V)
-        return best
+    def _tol(self, dtype) -> float:
+        if self.tol is not None:
+            return float(self.tol)
+        return 1e-6 if np.dtype(dtype) == np.float64 else 1e-5
 
     # ----------------------------------------------------------------- fit
     def fit(self, X, y):
+        self._validate_params()
         t0 = time.perf_counter()
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64).ravel()
-        rng = self._rng()
+        rng = np.random.default_rng(0 if self.random_state is None else self.random_state)
         n, d = X.shape
+        perm = rng.permutation(n)  # the hold-out order (first: the hold-out paths)
         self.intercept_ = float(np.mean(y)) if self.fit_intercept else 0.0
         yc = y - self.intercept_
         plan = self.plan(n, d)
-        bandwidths = self._bandwidths(X, rng)
+        kerns = [self._make_kernel(s) for s in self._bandwidths(X, rng)]
         info = {"n": n, "path": plan["path"]}
         if plan["path"] == "eigh":
-            kern, ridges, j, loo, w, V = self._tune_eigh(X, yc, bandwidths)
-            self.dual_coef_, self.X_fit_ = eigh_solution(w, V, yc, ridges[j]), X
-            info.update(solver="eigh", dtype="float64", tuning="loo", loo_mse=loo)
+            kern, a = self._fit_eigh(X, yc, kerns, info)
+        elif plan["path"] == "exact":
+            kern, a = self._fit_exact(X, yc, kerns, perm, plan, rng, info)
         else:
-            kern, ridges, j0, spec = self._coarse(X, yc, bandwidths, rng, info)
-            ridges, j0 = self._window(ridges, j0)
-            if plan["path"] == "exact":
-                dtype = self._exact_dtype(plan, ridges, float(spec[0]), info)
-                j = self._fit_exact(X, yc, kern, ridges, j0, dtype, rng, info, spec)
-            else:
-                j = self._fit_nystrom(X, yc, kern, ridges, j0, plan, rng, info)
+            from learners.krr_falkon import fit_falkon
+
+            kern, a, self.X_fit_, self.dual_coef_ = fit_falkon(
+                self, X, yc, kerns, perm, plan, rng, info)
         self.kernel_ = kern
-        self.alpha_ = float(ridges[j])
+        self.alpha_ = float(a)
         self.bandwidth_ = float(getattr(kern, "bandwidth", 1.0))
         info.update(kern.info(), alpha=self.alpha_, fit_seconds=time.perf_counter() - t0)
         self.fit_info_ = info
         return self
 
-    def _coarse(self, X, y, bandwidths, rng, info):
-        """Bandwidth, ridge grid and a first ridge from exact LOO on a subsample (or fixed).
+    def _fit_eigh(self, X, y, kerns, info):
+        """Exact LOO over bandwidths x ridges on all n: one eigendecomposition per bandwidth."""
+        best, curves = None, {}
+        for kern in kerns:
+            K = kern(X)
+            ridges = self._ridge_grid(float(np.mean(np.diag(K))))
+            w, V = eigh_sym(K)
+            loo = loo_errors_eigh(w, V, y, ridges)
+            j = pick_best(loo)
+            curves[f"{kern.bandwidth:.4g}"] = float(loo[j])
+            if best is None or loo[j] < best[3]:
+                best = (kern, ridges, j, float(loo[j]), w, V)
+        kern, ridges, j, loo, w, V = best
+        self.dual_coef_, self.X_fit_ = eigh_solution(w, V, y, ridges[j]), X
+        info.update(solver="eigh", dtype="float64", tuning="loo", loo_mse=loo,
+                    loo_by_bandwidth=curves)
+        return kern, ridges[j]
 
-        Also returns the spectrum of K_n predicted from the subsample's, in decreasing order:
-        lambda_k(K_n) ~ (n / m) lambda_k(K_m) for k < m (both ~ n mu_k, mu_k the operator's).
-        """
+    def _probe(self, kern, X, rng):
+        """Spectrum of K_n predicted from a subsample, lambda_k(K_n) ~ (n / m) lambda_k(K_m)
+        (decreasing): it predicts PCG iterations and lambda_max, and chooses nothing."""
         n = X.shape[0]
-        m = min(n, self.tune_max)
+        m = min(n, PROBE_MAX, max(500, n // 4))
         sub = np.sort(rng.choice(n, m, replace=False))
-        if self.alpha is not None and len(bandwidths) == 1:
-            kern = self._make_kernel(bandwidths[0])
-            K = kern(X[sub])
-            info.update(tuning="fixed")
-            w = sla.eigvalsh(K, overwrite_a=True, check_finite=False)
-            return kern, np.array([float(self.alpha)]), 0, np.maximum(w[::-1], 0) * n / m
-        kern, ridges, j, loo, w, _ = self._tune_eigh(X[sub], y[sub], bandwidths)
-        info.update(tuning="holdout", subsample_n=m, subsample_loo_mse=loo,
-                    subsample_alpha=float(ridges[j]))
-        return kern, ridges, j, np.maximum(w[::-1], 0) * n / m
+        w = torch.linalg.eigvalsh(torch.from_numpy(kern(X[sub]))).numpy()
+        return np.maximum(w[::-1], 0) * n / m
 
-    def _window(self, ridges, j0):
-        """The ridges within ``ridge_window`` decades of ridges[j0]; index of j0 inside."""
-        if len(ridges) == 1:
-            return ridges, 0
-        keep = np.abs(np.log10(ridges / ridges[j0])) <= self.ridge_window + 1e-9
-        return ridges[keep], int(np.flatnonzero(keep).tolist().index(j0))
-
-    def _exact_dtype(self, plan, ridges, lam_max, info):
-        """float32 when eps32 lambda_max <= a_min / 10 (or only it fits), else float64."""
-        if self.dtype != "auto":
-            return np.dtype(self.dtype)
-        accurate = 10.0 * EPS32 * lam_max <= float(ridges.min())
-        info["lambda_max_est"] = lam_max
-        return np.dtype(np.float32 if accurate or plan["itemsize"] == 4 else np.float64)
-
-    # ----------------------------------------------------------------- exact path
-    def _fit_exact(self, X, y, kern, ridges, j0, dtype, rng, info, spec):
-        """Hold-out search over the ridge window with at most one Cholesky; returns the index.
-
-        (1) batched Nystrom-PCG scores the ridges it is predicted to solve cheaply; (2) unless
-        that already brackets the minimum, one Cholesky at a pivot ridge a0 scores the rest by
-        PCG preconditioned with the factor (:class:`CholeskyShiftOps`); (3) the chosen ridge
-        is solved on all n from the factor, by PCG, or by Cholesky - whichever is predicted
-        cheapest.
-        """
+    def _fit_exact(self, X, y, kerns, perm, plan, rng, info):
+        """Hold-out over bandwidths x ridges, then the solve on all n at the winning pair."""
         n = X.shape[0]
-        tuning = len(ridges) > 1
-        n_v = min(max(1, int(round(self.val_fraction * n))), n - 1) if tuning else 0
-        perm = rng.permutation(n)
-        st = _ExactState(self, kern, X[perm], y[perm], n - n_v, dtype, spec)
-        # Nystrom-PCG only when it is predicted to solve the subsample's ridge and the next
-        # smaller one (so that it can bracket the minimum) within budget; otherwise a
-        # factorisation is needed anyway, and the factor scores the window cheaply
-        errors = {}
-        if tuning and st.pcg_worthwhile(ridges[max(j0 - 1, 0)], len(ridges)):
-            errors = st.pcg_holdout(ridges)
-        if tuning and not _bracketed(errors, len(ridges)):
-            unknown = [i for i in range(len(ridges)) if i not in errors]
-            near = (min(errors, key=errors.get) if errors else
-                    _grown_index(ridges, j0, (n - n_v) / min(n, self.tune_max)))
-            pivot = min(unknown, key=lambda i: (abs(i - near), -i))
-            st.factor(ridges[pivot])
-            errors = st.factor_bracket(ridges, errors, pivot)
-        j = pick_best([errors.get(i, np.inf) for i in range(len(ridges))]) if tuning else 0
-        self.X_fit_, self.dual_coef_ = X, np.empty(n)
-        self.dual_coef_[perm] = st.full_solve(ridges[j], j)  # back to the order of X's rows
-        info.update(dtype=dtype.name, n_val=n_v, holdout_mse=errors.get(j),
-                    holdout_curve=[[float(ridges[i]), errors[i]] for i in sorted(errors)],
-                    **st.info)
-        return j
-
-    # ----------------------------------------------------------------- nystrom path
-    def _fit_nystrom(self, X, y, kern, ridges, j0, plan, rng, info):
-        """Falkon with m centres from the training part; ridge by hold-out; returns index."""
-        n = X.shape[0]
-        dtype = np.float32 if plan["itemsize"] == 4 else np.float64
-        n_v = min(max(1, int(round(self.val_fraction * n))), n - 1) if len(ridges) > 1 else 0
+        tuned = len(kerns) > 1 or self.alpha is None
+        n_v = holdout_size(n, self.val_fraction) if tuned else 0
         n_t = n - n_v
-        perm = rng.permutation(n)
-        Xp, yp = X[perm], torch.from_numpy(y[perm])
-        m = min(plan["m"], n_t)
-        C = Xp[np.sort(rng.choice(n_t, m, replace=False))]
-        op = _knm_operator(kern, Xp, C, dtype, self._limit())
-        Kmm = torch.from_numpy(kern(C))  # float64: m x m is small, and must be PSD
+        Xp, yp = X[perm], y[perm]
+        dtype = np.dtype(np.float64 if plan["itemsize"] == 8 else np.float32)
         tol = self._tol(dtype)
-        errors, its = {}, {}
-        basis = nystrom_basis(Kmm)
-        if n_v:
-            res = falkon_solve(op.rows(n_t), Kmm, yp[:n_t], ridges, tol=tol, basis=basis)
-            pred = op.matvec(res.beta)[n_t:]
-            errs = holdout_errors(pred.numpy(), yp[n_t:].numpy())
-            errors = {i: float(e) for i, e in enumerate(errs)}
-            its = {"holdout_iterations": res.iterations}
-        j = pick_best(errs) if n_v else 0
-        res = falkon_solve(op, Kmm, yp, [ridges[j]], tol=tol, basis=basis)
-        self.X_fit_, self.dual_coef_ = C, res.beta[:, 0].numpy()
-        info.update(solver="falkon", dtype=np.dtype(dtype).name, m=m, n_val=n_v,
-                    stored_knm=op.K is not None, holdout_mse=errors.get(j), rank=res.rank,
-                    iterations=res.iterations[0], converged=res.converged[0], **its)
-        return j
-
-    def _tol(self, dtype) -> float:
-        if self.tol is not None:
-            return float(self.tol)
-        return 1e-6 if np.dtype(dtype) == np.float64 else 1e-5
+        self.X_fit_, self.dual_coef_ = X, np.empty(n)
+        if not tuned:
+            kern = kerns[0]
+            spec = self._probe(kern, Xp, rng)
+            self.dual_coef_[perm] = solve_full(kern, Xp, yp, float(self.alpha), dtype, spec,
+                                               tol, info=info)
+            info.update(dtype=dtype.name, tuning="fixed", n_val=0)
+            return kern, float(self.alpha)
+        results, hint, scorer = [], None, None
+        for kern in kerns:
+            if scorer is not None:
+                scorer.release()
+            spec = self._probe(kern, Xp, rng)
+            ridges = self._ridge_grid(float(np.mean(kern.diag(Xp))))
+            floor = 10.0 * cost.EPS32 * float(spec[0]) if dtype == np.float32 else 0.0
+            ridges_ok = ridges[ridges >= floor] if floor > 0 else ridges
+            if ridges_ok.size == 0:
+                ridges_ok = ridges[-1:]
+            start = None
+            if hint is not None:  # the previous bandwidth's best (relative ridges carry over)
+                start = int(min(max(hint - (len(ridges) - len(ridges_ok)), 0),
+                                len(ridges_ok) - 1))
+            scorer = HoldoutScorer(kern, Xp, yp, n_t, dtype, spec, tol)
+            scorer.search(ridges_ok, start)
+            j, err = scorer.best()
+            hint = j + (len(ridges) - len(ridges_ok))
+            results.append({"kern": kern, "ridges": ridges_ok, "j": j, "err": err,
+                            "spec": spec, "warm": scorer.warm.get(j), "info": scorer.info,
+                            "errors": dict(scorer.errors), "floor": floor, "scorer": scorer})
+        k = int(np.argmin([r["err"] for r in results]))
+        best = results[k]
+        reuse = best["scorer"].K if (best["scorer"] is scorer and scorer.factor is None) else None
+        for r in results:
+            r.pop("scorer")
+        scorer = None
+        kern, ridges, j = best["kern"], best["ridges"], best["j"]
+        a = float(ridges[j])
+        self.dual_coef_[perm] = solve_full(kern, Xp, yp, a, dtype, best["spec"], tol,
+                                           warm=best["warm"], K=reuse, info=info)
+        sinfo = best["info"]
+        info.update(
+            dtype=dtype.name, tuning="holdout", n_val=n_v, holdout_mse=best["err"],
+            holdout_curve=[[float(ridges[i]), e] for i, e in sorted(best["errors"].items())],
+            holdout_by_bandwidth={f"{r['kern'].bandwidth:.4g}": r["err"] for r in results},
+            cholesky_ridges=sinfo["cholesky_ridges"], pcg_iterations=sinfo["pcg_iterations"],
+            factor_pcg_iterations=sinfo["factor_pcg_iterations"],
+            factorisations=sum(len(r["info"]["cholesky_ridges"]) for r in results),
+            lambda_max_est=float(best["spec"][0]))
+        if best["floor"] > 0:
+            info["ridge_floor"] = best["floor"]
+        return kern, a
 
     # ----------------------------------------------------------------- predict
     def predict(self, X):
@@ -323,229 +298,31 @@ class KernelRidgeLearner(HierbenchLearner):
     def resources(self, n, d):
         """Predicted peak memory [bytes] and fit time [s] of the path ``plan(n, d)`` picks.
 
-        eigh: 3 n^2 float64 (K, eigenvectors, their squares) per bandwidth, 10 n^3 flops each.
-        exact: one n^2 matrix + n m_p float64 (preconditioner) + the subsample LOO; time = the
-        subsample eighs + a kernel build + PCG budget (half a Cholesky) + one Cholesky.
-        nystrom: n m K_nm (or one block) + (1 + r) m^2 factors; time = build + ~40 passes.
+        eigh: 3 n^2 float64 (K, eigenvectors, their squares), 10 n^3 flops per bandwidth.
+        exact: one n^2 matrix + the probe; time per bandwidth = probe + kernel build + PCG
+        budget (half a training-block Cholesky) + ~1.5 training-block Cholesky factors, then
+        one build and one Cholesky on all n.
+        nystrom: n m K_nm (or one block) + a few m^2 factors; ~40 passes per bandwidth.
         """
         p = self.plan(int(n), int(d))
         nb = 1 if self.bandwidth is not None else len(self.bandwidth_grid)
-        m_s = min(n, self.tune_max)
-        sub_mem, sub_t = 3 * 8.0 * m_s**2, nb * 10.0 * m_s**3 / FLOPS[8]
         base = 8.0 * n * d * 3 + 2**27
         if p["path"] == "eigh":
-            return Resources(base + sub_mem, sub_t)
+            return Resources(base + 3 * 8.0 * n * n, nb * 10.0 * n**3 / cost.FLOPS[8])
+        m_s = min(n, PROBE_MAX, max(500, n // 4))
+        probe_mem, probe_t = 3 * 8.0 * m_s**2, 10.0 * m_s**3 / cost.FLOPS[8]
         item = p["itemsize"]
-        build = 2.0 * n * n * d / FLOPS[item] + n * n * item / BANDWIDTH * 4
+        build = cost.build_seconds(n, n, d, item)
         if p["path"] == "exact":
-            mem = item * n * n + 8.0 * n * (3 * _precond_m(n, m_s) + 20) + sub_mem
-            t_chol = cholesky_seconds(n, item)
-            return Resources(base + mem, sub_t + 2 * build + 1.5 * t_chol)
+            n_t = n - holdout_size(n, self.val_fraction)
+            mem = item * n * n + 8.0 * n * (3 * cost.precond_m(n, m_s) + 60) + probe_mem
+            t_tt = cost.cholesky_seconds(n_t, item)
+            per_bw = probe_t + build + 2.0 * t_tt
+            return Resources(base + mem, nb * per_bw + build + cost.cholesky_seconds(n, item))
         m = p["m"]
         knm = n * m * item if n * m * item <= 0.6 * self._limit() else 64 * 2**20
-        mem = knm + 9.0 * m * m * item + 8.0 * n * 20
-        t_build = 2.0 * n * m * d / FLOPS[item] + n * m * item / BANDWIDTH * 4
-        passes = 40 * (1 if knm < n * m * item else t_build / pass_seconds(n, m, 7, item))
-        t = sub_t + t_build + passes * 2 * pass_seconds(n, m, 7, item) + 9 * m**3 / FLOPS[item]
-        return Resources(base + mem, t)
-
-
-def _precond_m(n_t: int, m_sub: int = 1000) -> int:
-    """Columns of the exact path's Nystrom preconditioner: n_t / 4, at most half the subsample
-    (whose spectrum predicts the iteration counts only well below its size)."""
-    return int(min(m_sub // 2, max(1, n_t // 4)))
-
-
-def _knm_operator(kern, X, C, dtype, limit):
-    """K_nm stored when it takes <= 60 % of the cap, else rebuilt in blocks per product."""
-    itemsize = np.dtype(dtype).itemsize
-    if X.shape[0] * C.shape[0] * itemsize <= 0.6 * limit:
-        return KnmOperator(torch.from_numpy(kern(X, C, dtype=dtype)), dtype=dtype)
-    return KnmOperator(kern=kern, X=X, centres=C, dtype=dtype)
-
-
-def _grown_index(ridges, j0: int, growth: float) -> int:
-    """Grid index nearest ridges[j0] * sqrt(growth): the subsample's LOO ridge carried to a
-    ``growth`` times larger sample.  Under source/capacity conditions the optimal absolute ridge
-    a = n lambda_n grows like n^(1 - 1/(2r + b)) (Caponnetto & De Vito 2007), between n^0 and
-    n^1; the square root is the middle of that range.  It only places the Cholesky's pivot: the
-    hold-out still picks the ridge."""
-    target = math.log(float(ridges[j0]) * math.sqrt(max(growth, 1.0)))
-    return int(np.argmin(np.abs(np.log(ridges) - target)))
-
-
-def _bracketed(errors: dict, r: int) -> bool:
-    """True when the best scored ridge has both grid neighbours scored (or is at an edge)."""
-    if not errors:
-        return False
-    b = min(errors, key=errors.get)
-    return (b == 0 or b - 1 in errors) and (b == r - 1 or b + 1 in errors)
-
-
-class _ExactState:
-    """The n x n kernel matrix of the exact path and the solvers that share it.
-
-    Rows are in hold-out order (training block first, the last n - n_t rows held out).  K is
-    built once; the (at most one) in-place Cholesky turns it into the factor L of K + a0 I.
-    ``spec`` is the predicted spectrum of K_n (decreasing), used to predict PCG iterations.
-    """
-
-    #: relative residual for hold-out scoring, at least ``tol`` (noise-free targets have hold-out
-    #: errors ~1e-5 of Var(y), which a looser residual would blur)
-    TUNE_TOL = 1e-6
-
-    def __init__(self, est, kern, X, y, n_t, dtype, spec):
-        self.est, self.kern, self.X, self.y, self.n_t, self.dtype = est, kern, X, y, n_t, dtype
-        self.n, self.spec = X.shape[0], spec
-        self.K, self.ops = None, None
-        self.tol = est._tol(dtype)
-        self.info = {"solver": "pcg", "pcg_iterations": {}}
-        self.t_chol = cholesky_seconds(self.n, dtype.itemsize)
-        self.warm = {}
-
-    def matrix(self) -> torch.Tensor:
-        if self.K is None:
-            self.K = self.kern(self.X, dtype=self.dtype)
-        return torch.from_numpy(self.K)
-
-    def predicted_iterations(self, a: float, rows: int, tol: float) -> float:
-        """PCG iterations on K_rows + a I with a Nystrom preconditioner of m_p columns.
-
-        kappa ~ 1 + 2 lambda_{m_p}(K_rows) / a (the residual of the Nystrom approximation is
-        of the order of the first eigenvalue it leaves out); iterations ~ sqrt(kappa)/2 ln(2/tol).
-        """
-        mp = _precond_m(rows, len(self.spec))
-        lam = float(self.spec[min(mp, len(self.spec) - 1)]) * rows / self.n
-        return 0.5 * math.sqrt(1.0 + 2.0 * lam / a) * math.log(2.0 / tol) + 2.0
-
-    def _iter_seconds(self, rows: int, r: int) -> float:
-        mp = _precond_m(rows, len(self.spec))
-        return pass_seconds(rows, rows, r, self.dtype.itemsize) + 4.0 * rows * mp * r / FLOPS_SKINNY
-
-    def _pcg_cap(self, r: int) -> int:
-        """Iterations of r-ridge Nystrom-PCG that fit in half a Cholesky's predicted time."""
-        return int(min(500, 0.5 * self.t_chol / self._iter_seconds(self.n_t, r)))
-
-    def pcg_worthwhile(self, a: float, r: int) -> bool:
-        tol = max(self.tol, self.TUNE_TOL)
-        ok = self.predicted_iterations(a, self.n_t, tol) <= self._pcg_cap(r)
-        self.info["pcg_stage"] = ok
-        return ok
-
-    def pcg_holdout(self, ridges) -> dict:
-        """Hold-out errors of the ridges whose training-block PCG is predicted cheap and converged.
-
-        Budget: half the predicted Cholesky time; ridges predicted to need more iterations than
-        the budget allows are left to the Cholesky stage.
-        """
-        n_t, tol = self.n_t, max(self.tol, self.TUNE_TOL)
-        pred = np.array([self.predicted_iterations(a, n_t, tol) for a in ridges])
-        cap = self._pcg_cap(len(ridges))
-        sel = np.flatnonzero(pred <= cap)
-        self.info.update(pcg_budget=cap)
-        if sel.size == 0:
-            return {}
-        K = self.matrix()
-        mp = _precond_m(n_t, len(self.spec))
-        pre = NystromPreconditioner(K[:n_t, :mp], K[:mp, :mp])
-        rt = torch.as_tensor(ridges[sel], dtype=torch.float64)
-        yt = torch.from_numpy(self.y[:n_t].copy())
-        C, its, conv, _ = batched_pcg(shifted_matvec(K[:n_t, :n_t], rt), pre.bind(rt),
-                                      yt[:, None].expand(-1, sel.size).clone(), tol=tol,
-                                      max_iter=cap)
-        pred_v = (K[n_t:, :n_t] @ C.to(K.dtype)).to(torch.float64).numpy()
-        errs = holdout_errors(pred_v, self.y[n_t:])
-        self.info.update(precond_m=mp)
-        out = {}
-        for k, i in enumerate(sel.tolist()):
-            self.info["pcg_iterations"][f"{ridges[i]:.3g}"] = int(its[k])
-            if conv[k]:
-                out[i] = float(errs[k])
-                self.warm[i] = (C[:, k].clone(), int(its[k]))
-        return out
-
-    def factor(self, a0: float) -> None:
-        """In-place Cholesky of K + a0 I (K is consumed): the factor serves every later solve."""
-        K = self.matrix()
-        self.K = None
-        K.diagonal().add_(a0)
-        self.ops = CholeskyShiftOps(cholesky_inplace(K), self.n_t, a0)
-        self.info.update(cholesky_ridge=float(a0))
-
-    def factor_bracket(self, ridges, errors: dict, pivot: int) -> dict:
-        """Hold-out errors from the factor, scored outward from the pivot until the best ridge
-        has both grid neighbours scored (or the grid's edge, or a ridge too far from a0 for
-        factor-PCG).  PCG costs ~sqrt(a / a0) iterations, so scoring the neighbours first and
-        going further only while the error falls costs ~10 iterations when the subsample's
-        ridge is right, instead of the window edges' ~30."""
-        errors = dict(errors)
-        todo = [i for i in (pivot, pivot - 1, pivot + 1)
-                if 0 <= i < len(ridges) and i not in errors]
-        while todo:
-            new = self.factor_holdout(ridges, todo)
-            if not new:
-                break
-            errors.update(new)
-            b = min(errors, key=errors.get)
-            todo = [i for i in (b - 1, b + 1) if 0 <= i < len(ridges) and i not in errors]
-        return errors
-
-    def factor_holdout(self, ridges, idx) -> dict:
-        """Hold-out errors of ridges[idx] from the factor: K_vt (K_tt + a I)^{-1} y_t by PCG."""
-        ops, tol = self.ops, max(self.tol, self.TUNE_TOL)
-        ratio = np.maximum(ridges[idx] / ops.a0, ops.a0 / ridges[idx])
-        keep = [i for i, q in zip(idx, ratio, strict=True)
-                if 0.5 * math.sqrt(q) * math.log(2 / tol) <= 60]
-        if not keep:
-            return {}
-        yt = torch.from_numpy(self.y[: self.n_t].copy())[:, None].expand(-1, len(keep)).clone()
-        C, its, conv, _ = ops.shifted_solve(yt, ridges[keep], self.n_t, tol=tol, max_iter=80)
-        errs = holdout_errors(ops.products(C)[1].numpy(), self.y[self.n_t:])
-        self.info.setdefault("factor_pcg_iterations", {}).update(
-            {f"{ridges[i]:.3g}": int(t) for i, t in zip(keep, its, strict=True)})
-        return {i: float(e) for i, e, ok in zip(keep, errs, conv, strict=True) if ok}
-
-    def full_solve(self, a, i) -> np.ndarray:
-        """(K + a I)^{-1} y on all n: from the factor if there is one (directly at a0, by
-        factor-preconditioned PCG elsewhere), else by Nystrom-PCG when predicted cheaper than a
-        Cholesky (the training block's observed count x 1.2 + 5), else by Cholesky."""
-        b = torch.from_numpy(self.y.copy())[:, None]
-        if self.ops is None:
-            warm, its = self.warm.get(i, (None, None))
-            pred = (1.2 * its + 5) if its is not None else self.predicted_iterations(
-                a, self.n, self.tol)
-            t_it = self._iter_seconds(self.n, 1)
-            self.info["final_predicted_iterations"] = int(pred)
-            if pred * t_it <= self.t_chol:
-                c = self._nystrom_full(a, warm, pred, t_it, b)
-                if c is not None:
-                    return c
-            self.factor(a)
-        self.info["solver"] = "cholesky"
-        if a == self.ops.a0:
-            return self.ops.solve(b, self.n)[:, 0].numpy()
-        # 100x tighter than tol in float64: a factor-PCG iteration costs ~1/n of the
-        # factorisation, and the answer should match a direct solve at a to ~tol
-        tight = self.tol * (1e-2 if self.dtype == np.float64 else 1.0)
-        c, it, conv, rel = self.ops.shifted_solve(b, [a], self.n, tol=tight, max_iter=200)
-        self.info.update(final_iterations=int(it[0]), final_relres=float(rel[0]))
-        if not float(rel[0]) <= self.tol:  # far from a0: factor again at a
-            self.factor(a)
-            return self.ops.solve(b, self.n)[:, 0].numpy()
-        return c[:, 0].numpy()
-
-    def _nystrom_full(self, a, warm, pred, t_it, b):
-        """Nystrom-PCG on all n, warm-started from the training solution; None if it stalls."""
-        K = self.matrix()
-        mp = _precond_m(self.n, len(self.spec))
-        pre = NystromPreconditioner(K[:, :mp], K[:mp, :mp])
-        rt = torch.tensor([float(a)], dtype=torch.float64)
-        x0 = None
-        if warm is not None:
-            x0 = torch.zeros(self.n, 1, dtype=torch.float64)
-            x0[: self.n_t, 0] = warm
-        cap = int(min(self.t_chol / t_it, 2 * pred + 10))
-        c, it, conv, rel = batched_pcg(shifted_matvec(K, rt), pre.bind(rt), b, tol=self.tol,
-                                       max_iter=cap, X0=x0)
-        self.info.update(final_iterations=int(it[0]), final_relres=float(rel[0]))
-        return c[:, 0].numpy() if bool(conv[0]) else None
+        mem = knm + 4.0 * m * m * 8 + 8.0 * n * 20
+        t_build = cost.build_seconds(n, m, d, item)
+        passes = 40 * (1 if knm < n * m * item else t_build / cost.pass_seconds(n, m, 3, item))
+        per_bw = t_build + passes * 2 * cost.pass_seconds(n, m, 3, 8) + 4 * m**3 / cost.FLOPS[8]
+        return Resources(base + mem, nb * per_bw + per_bw)

@@ -29,11 +29,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from numbers import Integral, Real
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import Interval, StrOptions
 
-from learners.kernel_ridge import KernelRidgeLearner
+from learners.kernel_ridge import RIDGE_CONSTRAINTS, KernelRidgeLearner
 from learners.kernels import block_rows
 
 ACTIVATIONS = ("relu", "erf", "quadratic")
@@ -183,17 +185,25 @@ class NTKRegressor(KernelRidgeLearner):
     """
 
     kind = "ntk"
+    _parameter_constraints: dict = {
+        **RIDGE_CONSTRAINTS,
+        "depth": [Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "w_std": [Interval(Real, 0, None, closed="neither")],
+        "b_std": [Interval(Real, 0, None, closed="left")],
+        "backend": [StrOptions(set(BACKENDS))],
+    }
 
     def __init__(self, depth=2, activation="relu", w_std=SQRT2, b_std=0.1,
                  backend="native", bandwidth=None, bandwidth_grid=(1.0,), alpha=None,
                  alpha_grid=None, fit_intercept=True, solver="auto", dtype="auto",
-                 n_centers=None, val_fraction=0.2, tune_max=1000, ridge_window=1.5, tol=None,
+                 n_centers=None, max_centers=10000, val_fraction=None, tune_max=1000, tol=None,
                  memory_limit_gb=3.5, random_state=None):
         super().__init__(kernel=self.kind, bandwidth=bandwidth, bandwidth_grid=bandwidth_grid,
                          alpha=alpha, alpha_grid=alpha_grid, fit_intercept=fit_intercept,
                          solver=solver, dtype=dtype, n_centers=n_centers,
-                         val_fraction=val_fraction, tune_max=tune_max,
-                         ridge_window=ridge_window, tol=tol, memory_limit_gb=memory_limit_gb,
+                         max_centers=max_centers, val_fraction=val_fraction,
+                         tune_max=tune_max, tol=tol, memory_limit_gb=memory_limit_gb,
                          random_state=random_state)
         self.depth = depth
         self.activation = activation
@@ -208,6 +218,11 @@ class NTKRegressor(KernelRidgeLearner):
             raise ValueError(f"unknown backend {self.backend!r}; choose from {BACKENDS}")
         return NTKKernel(self.kind, int(self.depth), self.activation, float(self.w_std),
                          float(self.b_std), float(s), self.backend)
+
+    def _feature_dim(self, d: int) -> int | None:
+        if self.activation == "quadratic":  # polynomial of degree 2^depth in x
+            return math.comb(d + 2**int(self.depth), 2**int(self.depth))
+        return None
 
     def _reference_scale(self, X, rng) -> float:
         X = np.asarray(X, dtype=np.float64)

@@ -17,8 +17,10 @@ the smaller Gram matrix per bandwidth (:func:`learners.ridge_tuning.fit_linear_l
 from __future__ import annotations
 
 import math
+from numbers import Integral, Real
 
 import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from learners import kernels as kz
 from learners.base import HierbenchLearner, Resources
@@ -37,6 +39,17 @@ class RandomFeaturesRegressor(HierbenchLearner):
     """
 
     family = "non-hierarchical"
+    _parameter_constraints: dict = {
+        "features": [StrOptions(set(FEATURES))],
+        "n_features": [Interval(Integral, 1, None, closed="left"), None],
+        "b_std": [Interval(Real, 0, None, closed="left")],
+        "bandwidth": [Interval(Real, 0, None, closed="neither"), None],
+        "bandwidth_grid": ["array-like", None],
+        "alpha_grid": ["array-like", None],
+        "fit_intercept": ["boolean"],
+        "memory_limit_gb": [Interval(Real, 0, None, closed="neither")],
+        "random_state": [Interval(Integral, 0, None, closed="left"), None],
+    }
 
     def __init__(self, features="relu", n_features=None, b_std=0.5, bandwidth=None,
                  bandwidth_grid=None, alpha_grid=None, fit_intercept=True, memory_limit_gb=3.5,
@@ -80,8 +93,7 @@ class RandomFeaturesRegressor(HierbenchLearner):
         return np.maximum(Z, 0.0, out=Z) / math.sqrt(self.W_.shape[0])
 
     def fit(self, X, y):
-        if self.features not in FEATURES:
-            raise ValueError(f"unknown features {self.features!r}; choose from {FEATURES}")
+        self._validate_params()
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64).ravel()
         rng = np.random.default_rng(0 if self.random_state is None else self.random_state)

@@ -137,3 +137,24 @@ def test_learner_nystrom_path_past_the_memory_cap():
     e_ex = np.mean((exact.predict(Xt) - ft) ** 2) / ft.var()
     assert e_ny <= 1.5 * e_ex + 0.01
     assert est.resources(3000, 8).memory_bytes <= 0.2 * 2**30
+
+
+def test_falkon_marks_fits_with_too_few_centres_approximate():
+    """Degree-4 polynomial kernel at d = 6 (C(10, 4) = 210 features): 100 centres cannot hold
+    every degree-<=4 polynomial (approximate, reason feature_dim); 300 centres can (K_mm has
+    rank 210, the spectrum criterion is then silent too) and the fit is exact."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((700, 6))
+    y = X[:, 0] ** 4 - X[:, 1] * X[:, 2]
+    Xt = rng.standard_normal((500, 6))
+    yt = Xt[:, 0] ** 4 - Xt[:, 1] * Xt[:, 2]
+    out = {}
+    for m in (100, 300):
+        est = KernelRidgeLearner(kernel="polynomial", degree=4, bandwidth_grid=(1.0,),
+                                 solver="nystrom", n_centers=m, random_state=0).fit(X, y)
+        out[m] = (est.fit_info_, np.mean((est.predict(Xt) - yt) ** 2) / np.var(yt))
+    info, err = out[100]
+    assert info["approximate"] and "feature_dim" in info["approx_reason"]
+    assert info["n_centres"] == 100 and err > 0.01
+    info, err = out[300]
+    assert not info["approximate"] and info["approx_reason"] == "" and err < 1e-3, (info, err)

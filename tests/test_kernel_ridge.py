@@ -13,8 +13,7 @@ import scipy.linalg as sla
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.metrics.pairwise import euclidean_distances
 
-from learners import kernel_ridge as kr
-from learners import make_learner
+from learners import krr_cost, make_learner
 from learners.kernel_ridge import KernelRidgeLearner
 from learners.kernels import Kernel, kernel_matvec
 
@@ -104,16 +103,15 @@ def test_exact_path_holdout_scores_and_solution(noise, slow_cholesky, monkeypatc
     ``slow_cholesky`` makes the cost model price a Cholesky high, so that the Nystrom-PCG stage
     and the final Nystrom-PCG solve run instead of the factorisation."""
     if slow_cholesky:
-        monkeypatch.setattr(kr, "FLOPS", {8: 1e7, 4: 2e7})
+        monkeypatch.setattr(krr_cost, "FLOPS", {8: 1e7, 4: 2e7})
     X, y = _data(1200, 6, noise=noise)
     est = KernelRidgeLearner(tune_max=300, dtype="float64", random_state=1).fit(X, y)
     info = est.fit_info_
-    assert info["path"] == "exact" and info["n_val"] == 240 and len(info["holdout_curve"]) >= 3
-    assert ("cholesky_ridge" in info) != slow_cholesky and info["solver"] == (
+    # a minimum at the bottom edge of the grid is bracketed by two scores (noise-free case)
+    assert info["path"] == "exact" and info["n_val"] == 240 and len(info["holdout_curve"]) >= 2
+    assert bool(info["cholesky_ridges"]) != slow_cholesky and info["solver"] == (
         "pcg" if slow_cholesky else "cholesky")
-    rng = np.random.default_rng(1)
-    rng.choice(1200, 300, replace=False)  # the subsample draw precedes the hold-out order
-    perm = rng.permutation(1200)
+    perm = np.random.default_rng(1).permutation(1200)  # the hold-out order: the first draw
     tr, va = perm[:960], perm[960:]
     kern, yc = est.kernel_, y - est.intercept_
     Ktr, Kva = kern(X[tr]), kern(X[va], X[tr])
