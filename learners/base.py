@@ -12,8 +12,8 @@ hierbench's own learners derive from :class:`HierbenchLearner`, which adds:
 * ``fit_info_``: after ``fit``, a JSON-serialisable dict of what the learner chose inside its n
   samples (tuned ridge, bandwidth, learning rate, epochs, solver, ...), stored with the record.
 
-Every hyper-parameter selection happens inside the n samples given to ``fit`` (docs/design.md: n counts
-validation samples too).  A learner whose optimisation diverges for good raises
+Every hyper-parameter selection happens inside the n samples given to ``fit`` (docs/design.md:
+n counts validation samples too).  A learner whose optimisation diverges for good raises
 :class:`DivergenceError`; the harness records the job as failed with that one-line message.
 """
 

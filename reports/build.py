@@ -122,8 +122,12 @@ def contrast_blocks(a: Analysis) -> list[tuple[str, object]]:
     """The paired contrast on the first screen, above the verdict table: its definition, the
     table (reasons as footnotes) and the number of comparisons the report makes."""
     head = headline_blocks(a)[1:]  # without its own h2: the first screen's heading is above
+    tables = [b for b in head if b[0] in ("table", "note")]
+    words = " ".join(str(obj) for kind, obj in head if kind == "p")
     out: list[tuple[str, object]] = [("h3", "Contrast: kernel minus reference deep learner")]
-    out += _footnote_tables(head)
+    out += _footnote_tables(tables)
+    out.append(("details", ("How the contrast is defined, and how many comparisons this "
+                            "report makes", [("small", words)])))
     out.append(("h3", "Verdict per learner"))
     return out
 

@@ -42,6 +42,7 @@ dl.facts { display: grid; grid-template-columns: max-content 1fr max-content 1fr
            gap: .15em 1em; font-size: 14px; margin: .6em 0; }
 dl.facts dt { font-weight: 600; } dl.facts dd { margin: 0; }
 h1 { margin: .2em 0 .3em; } h2.first { margin-top: .8em; }
+h3 { margin: .9em 0 .3em; font-size: 1.05em; }
 @media (max-width: 800px) { dl.facts { grid-template-columns: max-content 1fr; } }
 @media (max-width: 600px) { body { margin: .5em auto; padding: 0 .5em; } nav ul { columns: 1; }
   h1 { font-size: 1.4em; } h2 { font-size: 1.2em; } }
