@@ -3,9 +3,11 @@
     python scripts/readme_results.py runs/quick
 
 Reads RUN/report/tables/sample_complexity.csv and exponents.csv (written by ``hierbench report``)
-and prints one Markdown row per (task, learner): n*(eps) at each d as the report states it
-(``> n`` censored, ``<= n`` reached at the grid's first point), beta with its 95 % bootstrap CI,
-and the theory's exponent for the learner's family; then the run's provenance line.
+and prints, after the run's provenance line, the contrast table (tables/contrast_table.csv: each
+non-hierarchical learner's growth of beta per unit of index minus the reference deep learner's),
+then one Markdown row per (task, learner): n*(eps) at each d as the report states it (``> n``
+censored, ``<= n`` reached at the grid's first point), beta with its 95 % CI (censored maximum
+likelihood), the finite-d theory slope over the run's d values and the asymptotic exponent.
 """
 
 from __future__ import annotations
@@ -22,15 +24,29 @@ def results_table(run_dir: Path) -> str:
     sc = pd.read_csv(tables / "sample_complexity.csv")
     ex = pd.read_csv(tables / "exponents.csv").set_index(["task_label", "label"])
     ds = sorted(sc["d"].unique())
-    head = ["task", "learner", *[f"n* d={d}" for d in ds], "beta [95% CI]", "theory"]
+    head = ["task", "learner", *[f"n* d={d}" for d in ds], "beta [95% CI]",
+            "finite-d theory slope", "asymptotic"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for (task, label), g in sc.groupby(["task_label", "label"], sort=True):
         by_d = dict(zip(g["d"], g["nstar_text"], strict=True))
         e = ex.loc[(task, label)] if (task, label) in ex.index else None
         beta = "" if e is None else str(e["beta_text"])
-        theory = "" if e is None or pd.isna(e["theory_beta"]) else f"{e['theory_beta']:g}"
-        row = [task, label, *[str(by_d.get(d, "")) for d in ds], beta, theory]
+        slope = e.get("theory_slope") if e is not None else None
+        slope = "" if slope is None or pd.isna(slope) else f"{float(slope):.2f}"
+        asym = e.get("theory_asymptotic") if e is not None else None
+        asym = "" if asym is None or pd.isna(asym) else f"{float(asym):g}"
+        row = [task, label, *[str(by_d.get(d, "")) for d in ds], beta, slope, asym]
         lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def contrast_markdown(run_dir: Path) -> str:
+    path = run_dir / "report" / "tables" / "contrast_table.csv"
+    if not path.exists():
+        return "(no contrast table)"
+    c = pd.read_csv(path).fillna("")
+    lines = ["| " + " | ".join(c.columns) + " |", "|" + "---|" * len(c.columns)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in c.itertuples(index=False)]
     return "\n".join(lines)
 
 
@@ -44,5 +60,7 @@ def provenance_line(run_dir: Path) -> str:
 if __name__ == "__main__":
     run = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/quick")
     print(provenance_line(run))
+    print()
+    print(contrast_markdown(run))
     print()
     print(results_table(run))
