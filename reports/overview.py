@@ -95,11 +95,33 @@ def run_overview(a: Analysis) -> pd.DataFrame:
         ("n", _range(df["n"])),
         ("seeds", f"{len(seeds)} ({', '.join(map(str, seeds))})" if len(seeds) <= 8
          else f"{len(seeds)} ({seeds[0]} to {seeds[-1]})"),
-        ("target", a.eps.text()),
+        ("target", f"{a.eps.text()}; energies by degree {energy_text(df)}"),
         ("fits", f"{len(df)} ({status})"),
         ("wall time", _wall(a)),
     ]
     return pd.DataFrame(rows, columns=["item", "value"])
+
+
+def energy_text(df: pd.DataFrame) -> str:
+    """How each task configuration's energies by degree (hence E_top and relative eps) were
+    computed: "exact" for all, or the configurations with a Monte Carlo estimate (E_top +- se)."""
+    if "task_info" not in df or not len(df):
+        return "unknown"
+    info = df.drop_duplicates(["task_label", "d", "seed"])
+    method = info["task_info"].map(lambda i: i.get("energy_method") if isinstance(i, dict)
+                                   else None)
+    if method.isna().all():
+        return "not reported by the tasks"
+    if (method == "exact").all():
+        return "exact for every configuration"
+    rows = info[method != "exact"]
+    parts = []
+    for (task, d), g in rows.groupby(["task_label", "d"], sort=True):
+        se = pd.to_numeric(g["task_info"].map(lambda i: i.get("top_share_se")), errors="coerce")
+        top = pd.to_numeric(g["top_share"], errors="coerce")
+        kind = g["task_info"].iloc[0].get("energy_method") or "unknown"
+        parts.append(f"{task} d = {d}: {kind}, E_top {top.mean():.3g} +- {se.max():.2g}")
+    return "exact except " + "; ".join(parts)
 
 
 def _info(df: pd.DataFrame, key: str) -> pd.Series:

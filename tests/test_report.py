@@ -291,3 +291,20 @@ def test_learning_curve_limits_keep_the_informative_range():
     # nothing below the floor: the axis ends just under the smallest value
     lo, _ = curve_limits(np.array([0.9, 0.3, 0.08]), np.array([0.1]))
     assert lo == pytest.approx(0.08 / 1.25)
+
+
+def test_energy_method_per_configuration_is_stated():
+    from reports.overview import energy_text
+
+    def rows(method, se):
+        return [{"task_label": "bfc(L=4)", "d": d, "seed": s, "top_share": 0.08,
+                 "task_info": {"energy_method": method, "top_share_se": se}}
+                for d in (8, 16) for s in (0, 1)]
+
+    assert energy_text(pd.DataFrame(rows("exact", 0.0))) == "exact for every configuration"
+    mixed = pd.DataFrame(rows("exact", 0.0)[:2] + rows("monte_carlo", 0.02)[2:])
+    text = energy_text(mixed)
+    assert text.startswith("exact except ") and "bfc(L=4) d = 16: monte_carlo" in text
+    assert "+- 0.02" in text and "d = 8" not in text
+    assert energy_text(pd.DataFrame([{"task_label": "t", "d": 4, "seed": 0, "top_share": 1.0,
+                                      "task_info": {}}])) == "not reported by the tasks"
