@@ -16,12 +16,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.lines import Line2D
 
 from harness.analysis import Analysis
 from reports import tables as T
-from reports.figures import Figure, d_ticks, loglog, save_figure
-from reports.style import learner_styles, slug
+from reports.figures import Figure, d_ticks, learner_legend, loglog, run_styles, save_figure
+from reports.style import slug
 
 CI_TEXT = ("95 % intervals: the hull of a studentised bootstrap over seeds (teachers, paired "
            "across learners) and the likelihood's Wald interval")
@@ -164,11 +163,6 @@ def kappa_blocks(figs: dict) -> list[tuple[str, object]]:
             *[("figure", f) for f in figures]]
 
 
-def _styles(a: Analysis) -> dict:
-    df = a.records
-    return learner_styles(zip(df["label"], df["family"], strict=True)) if len(df) else {}
-
-
 def nstar_theory_figures(a: Analysis, out: Path) -> list[Figure]:
     """Per task: median n* per learner against d (log-log; open markers: censored), the fitted
     power law (solid) and the finite-d theory curve (dashed, through the geometric mean of the
@@ -178,7 +172,7 @@ def nstar_theory_figures(a: Analysis, out: Path) -> list[Figure]:
     th = a.theory
     if sc.empty or th is None or th.empty:
         return []
-    styles, figs = _styles(a), []
+    styles, figs = run_styles(a), []
     exp = a.exponents.set_index(["task_label", "label"])
     for task, c in sc.groupby("task", sort=True):
         labels = sorted(set(c["label"]) & set(th["label"]))
@@ -214,11 +208,8 @@ def nstar_theory_figures(a: Analysis, out: Path) -> list[Figure]:
         d_ticks(grid, c["d"])
         grid.set_titles("{col_name}")
         grid.set_axis_labels("d (input dimension)", "n*(eps)")
-        handles = {lab: Line2D([], [], color=styles[lab]["color"], marker=styles[lab]["marker"],
-                               label=lab) for lab in labels}
-        handles["ML fit"] = Line2D([], [], color="0.3", label="ML fit")
-        handles["finite-d theory"] = Line2D([], [], color="0.3", ls="--", label="finite-d theory")
-        grid.add_legend(legend_data=handles, title="learner")
+        learner_legend(grid, styles, labels, [("ML fit", {"color": "0.3"}),
+                                              ("finite-d theory", {"color": "0.3", "ls": "--"})])
         figs.append(save_figure(
             grid, out, f"nstar_theory_{slug(task)}", f"n* against d with finite-d theory: {task}",
             "Median n* per learner (open markers: censored, n* > value), the censored-ML power "
@@ -232,7 +223,7 @@ def kappa_figures(a: Analysis, out: Path) -> list[Figure]:
     k = a.kappa
     if k is None or k.empty:
         return []
-    styles, figs = _styles(a), []
+    styles, figs = run_styles(a), []
     thr = a.kappa_thresholds
     for task, c in k.groupby("task", sort=True):
         labels = sorted(c["label"].unique())
@@ -262,12 +253,9 @@ def kappa_figures(a: Analysis, out: Path) -> list[Figure]:
             ax.set_yscale("log")
         grid.set_titles("{row_name}, d = {col_name}")
         grid.set_axis_labels("kappa = log n / log d", "test error (normalised MSE)")
-        handles = {lab: Line2D([], [], color=styles[lab]["color"], marker=styles[lab]["marker"],
-                               label=lab) for lab in labels}
-        handles["eps threshold"] = Line2D([], [], color="0.3", ls="--", label="eps threshold")
-        handles["kernel threshold kappa_q"] = Line2D([], [], color="0.5", ls=":",
-                                                     label="kernel threshold kappa_q")
-        grid.add_legend(legend_data=handles, title="learner")
+        learner_legend(grid, styles, labels, [
+            ("eps threshold", {"color": "0.3", "ls": "--"}),
+            ("kernel threshold kappa_q", {"color": "0.5", "ls": ":"})])
         figs.append(save_figure(
             grid, out, f"kappa_{slug(task)}", f"Test error against kappa = log n / log d: {task}",
             "Median test error over seeds against kappa = log n / log d, one panel per task "

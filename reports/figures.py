@@ -60,7 +60,10 @@ def d_ticks(grid, ds) -> None:
         ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
 
 
-def _legend(grid, styles: dict, labels: list[str], extra: list[tuple[str, dict]] = ()) -> None:
+def learner_legend(grid, styles: dict, labels: list[str],
+                   extra: list[tuple[str, dict]] = ()) -> None:
+    """One legend entry per learner (colour and family marker, in family order), then ``extra``
+    (text, Line2D keywords) entries."""
     handles = {lab: Line2D([], [], color=styles[lab]["color"], marker=styles[lab]["marker"],
                            label=lab) for lab in by_family(labels, styles)}
     for text, kw in extra:
@@ -68,7 +71,8 @@ def _legend(grid, styles: dict, labels: list[str], extra: list[tuple[str, dict]]
     grid.add_legend(legend_data=handles, title="learner")
 
 
-def _styles(a: Analysis) -> dict:
+def run_styles(a: Analysis) -> dict:
+    """The fixed style of every learner label of the run (:func:`reports.style.learner_styles`)."""
     df = a.records
     if not len(df):
         return {}
@@ -98,7 +102,7 @@ def curve_limits(values: np.ndarray, thresholds: np.ndarray) -> tuple[float, flo
 
 def learning_curve_figures(a: Analysis, out: Path) -> list[Figure]:
     """One figure per task name: rows = task configurations, columns = d."""
-    styles, figs = _styles(a), []
+    styles, figs = run_styles(a), []
     curves = a.curves[a.curves["n_ok"] > 0]
     thr = a.complexity.groupby(["task_label", "d"])["threshold"].median()
     for task, c in curves.groupby("task", sort=True):
@@ -133,7 +137,7 @@ def learning_curve_figures(a: Analysis, out: Path) -> list[Figure]:
         for (row, col), ax in grid.axes_dict.items():
             ax.set_title(f"{short.get(row, '')}, d = {col}" if short.get(row) else f"d = {col}")
         grid.set_axis_labels("n (training samples)", "test error (nMSE)")
-        _legend(grid, styles, labels, [
+        learner_legend(grid, styles, labels, [
             ("eps threshold", {"color": GREY, "ls": "--"}),
             ("below the axis", {"color": GREY, "marker": "v", "ls": "", "mfc": "white"})])
         title = f"Learning curves: {task}" + (f" ({const})" if const else "")
@@ -167,7 +171,7 @@ def _theory_line(ax, beta: float, ds: np.ndarray, y: np.ndarray, color) -> None:
 def _scaling_figures(a: Analysis, out: Path, value: str, slope: str, what: str,
                      ylabel: str) -> list[Figure]:
     """n* or t* against d per task name, one panel per task configuration."""
-    styles, figs = _styles(a), []
+    styles, figs = run_styles(a), []
     sc = a.complexity[np.isfinite(a.complexity[value].astype(float))]
     exp = a.exponents.set_index(["task_label", "label"]) if len(a.exponents) else None
     for task, c in sc.groupby("task", sort=True):
@@ -204,7 +208,7 @@ def _scaling_figures(a: Analysis, out: Path, value: str, slope: str, what: str,
                  ("at grid min (<= value)", {"color": GREY, "marker": "v", "ls": ""})]
         if slope == "beta":
             extra.insert(1, ("theory slope", {"color": GREY, "ls": "--"}))
-        _legend(grid, styles, labels, extra)
+        learner_legend(grid, styles, labels, extra)
         name = f"{what}_vs_d_{slug(task)}"
         title = f"{ylabel} against d: {task}" + (f" ({const})" if const else "")
         figs.append(save_figure(grid, out, name, title,
@@ -249,7 +253,7 @@ def verdict_figures(a: Analysis, out: Path) -> list[Figure]:
     fam = verdict_frame(a)
     if fam.empty:
         return []
-    styles = _styles(a)
+    styles = run_styles(a)
     keys = sorted(fam["family_key"].unique())
     ncol = min(3, len(keys))
     nrow = int(np.ceil(len(keys) / ncol))
