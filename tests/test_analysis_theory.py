@@ -88,3 +88,18 @@ def test_theory_columns_and_kappa_tables_of_a_run(tmp_path):
     assert np.allclose(k["kappa"], np.log(k["n"]) / np.log(k["d"]))
     assert set(a.kappa_thresholds["q"]) == {1, 2, 3, 4}
     assert set(a.theory["d"]) == {8, 12, 16, 24}
+
+
+def test_kernel_degree_does_not_depend_on_record_order():
+    """Two teachers whose energies above q_low put the eps crossing at different degrees: the
+    theory uses their mean, whichever record comes first."""
+    import pandas as pd
+
+    from harness.analysis.theory import pooled_info
+
+    info = [{"q_low": 2, "degree": 4, "energy_by_degree": e}
+            for e in ([0, 0, 0.5, 0.26, 0.24], [0, 0, 0.5, 0.22, 0.28])]
+    g = pd.DataFrame({"d": [8, 8], "seed": [0, 1], "task_info": info})
+    a, b = pooled_info(g), pooled_info(g.iloc[::-1])
+    assert a["energy_by_degree"] == b["energy_by_degree"]
+    assert np.allclose(a["energy_by_degree"], [0, 0, 0.5, 0.24, 0.26])

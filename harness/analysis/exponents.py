@@ -29,7 +29,7 @@ from harness.analysis.censored import fit_batch, pinned, profile_bound, sigma_fl
 from harness.analysis.complexity import QUANTITIES, bootstrap_counts, seed_intervals
 from harness.analysis.core import combine_bounds, curve_data, parse_eps, prepare
 from harness.analysis.intervals import t_interval
-from harness.analysis.theory import theory_columns
+from harness.analysis.theory import pooled_info, theory_columns
 
 MIN_D = 2
 KIND_TEXT = {0.0: "estimate", 1.0: "lower bound", -1.0: "upper bound"}
@@ -174,7 +174,7 @@ def _exponent_row(g: pd.DataFrame, task_label: str, counts: dict, eps, ci: float
                        n_boot_used=f["n_boot_used"], beta_boot=f["boot"],
                        beta_se_boot=f["se_boot"])
     row["theory_beta"], row["theory"] = _theory(first["task_info"], first["family"])
-    row.update(theory_columns(first["task"], first["task_params"], first["task_info"],
+    row.update(theory_columns(first["task"], first["task_params"], pooled_info(g),
                               first["learner"], first["family"], eps, ds))
     return row
 

@@ -236,6 +236,22 @@ def theory_columns(task: str, params: dict, info: dict, learner: str, family: st
             "theory_formula": pred.formula}
 
 
+def pooled_info(g: pd.DataFrame) -> dict:
+    """The task_info of a group of records (one task configuration, all its d and seeds) with
+    ``energy_by_degree`` replaced by its mean over the group's distinct teachers, taken in
+    (d, seed) order: the kernel degree q that theory uses then does not depend on which record
+    happens to come first (energies above q_low differ a little between teachers)."""
+    rows = g.drop_duplicates(["d", "seed"]).sort_values(["d", "seed"])
+    info = dict(rows["task_info"].iloc[0]) if len(rows) else {}
+    vecs = [np.asarray(i["energy_by_degree"], float) for i in rows["task_info"]
+            if isinstance(i, dict) and i.get("energy_by_degree") is not None]
+    if vecs:
+        width = max(len(v) for v in vecs)
+        info["energy_by_degree"] = np.mean([np.pad(v, (0, width - len(v))) for v in vecs],
+                                           axis=0).tolist()
+    return info
+
+
 def theory_table(prep: pd.DataFrame, eps: Eps) -> pd.DataFrame:
     """n_theory(d) per (task_label, label, d) with its formula (for the n*-vs-d figure).
 
@@ -248,7 +264,7 @@ def theory_table(prep: pd.DataFrame, eps: Eps) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     for (task_label, label), g in prep.groupby(["task_label", "label"], sort=True):
         f = g.iloc[0]
-        pred = prediction(f["task"], f["task_params"], f["task_info"], f["learner"],
+        pred = prediction(f["task"], f["task_params"], pooled_info(g), f["learner"],
                           f["family"], eps)
         ds = np.sort(g["d"].unique()).astype(float)
         if pred.curve is None:
