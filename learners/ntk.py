@@ -99,7 +99,7 @@ class NTKKernel:
     depth: int = 2
     activation: str = "relu"
     w_std: float = SQRT2
-    b_std: float = 0.1
+    b_std: float = 1.0
     bandwidth: float = 1.0
     backend: str = "native"
 
@@ -194,7 +194,7 @@ class NTKRegressor(KernelRidgeLearner):
         "backend": [StrOptions(set(BACKENDS))],
     }
 
-    def __init__(self, depth=2, activation="relu", w_std=SQRT2, b_std=0.1,
+    def __init__(self, depth=2, activation="relu", w_std=SQRT2, b_std=1.0,
                  backend="native", bandwidth=None, bandwidth_grid=(1.0,), alpha=None,
                  alpha_grid=None, fit_intercept=True, solver="auto", dtype="auto",
                  n_centers=None, max_centers=10000, val_fraction=None, tune_max=1000, tol=None,
