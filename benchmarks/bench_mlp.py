@@ -33,8 +33,8 @@ import time
 import torch
 
 from learners.mlp import MLPNet
+from learners.nets.learner import Data
 from learners.nets.loop import TrainConfig, train
-from learners.torch_training import Data
 
 
 def matmul_gflops(n: int, k: int, m: int, device, dtype, min_s: float = 0.3,

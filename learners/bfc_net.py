@@ -45,7 +45,7 @@ from sklearn.utils._param_validation import Interval
 from torch import nn
 
 from learners.mlp import quad
-from learners.torch_training import (
+from learners.nets.learner import (
     DEFAULTS,
     Data,
     RunResult,

@@ -31,7 +31,7 @@ from torch import nn
 from learners.base import Resources
 from learners.bfc_net import BFCNetLearner, DenseQuadNet, StagedLearnerMixin, check_connections
 from learners.mlp import ACTIVATIONS, MLPLearner, MLPNet, init_linear
-from learners.torch_training import DEFAULTS, TorchNetLearner, TrainingParams, store_params
+from learners.nets.learner import DEFAULTS, TorchNetLearner, TrainingParams, store_params
 
 ARCHITECTURES = ("bfc", "mlp")
 #: hyper-parameters shared with the end-to-end twin, passed through by :meth:`twin`

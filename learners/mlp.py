@@ -32,7 +32,7 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
-from learners.torch_training import DEFAULTS, TorchNetLearner, net_resources, store_params, train
+from learners.nets.learner import DEFAULTS, TorchNetLearner, net_resources, store_params, train
 
 ACTIVATIONS = ("relu", "gelu", "quadratic")
 

@@ -44,8 +44,7 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from learners.base import HierbenchLearner, Resources
-from learners.nets.streams import Stream, stream_rng, stream_torch_seed
-from learners.torch_training import (
+from learners.nets.learner import (
     Scaler,
     check_Xy,
     predict_batched,
@@ -54,6 +53,7 @@ from learners.torch_training import (
     seed_int,
 )
 from learners.two_layer import RIDGE_GRID, ridge_loo
+from tasks.streams import Stream, stream_rng, stream_torch_seed
 
 
 class ThreeLayerLearner(HierbenchLearner):

@@ -43,8 +43,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from learners.base import Resources
 from learners.mlp import ACTIVATIONS, MLPNet
-from learners.nets.streams import Stream, stream_rng, stream_torch_seed
-from learners.torch_training import (
+from learners.nets.learner import (
     DEFAULTS,
     TorchNetLearner,
     check_Xy,
@@ -56,7 +55,8 @@ from learners.torch_training import (
     store_params,
     train,
 )
-from learners.torch_training import Scaler as _Scaler
+from learners.nets.learner import Scaler as _Scaler
+from tasks.streams import Stream, stream_rng, stream_torch_seed
 
 VARIANTS = ("one_step", "sgd")
 RIDGE_GRID = tuple(float(v) for v in np.logspace(-6, 1, 15))

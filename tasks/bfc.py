@@ -89,10 +89,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from tasks.base import EnergyMethod, Task, is_int, reference_rng
+from tasks.base import EnergyMethod, Task, is_int
 from tasks.energy_mc import mehler_gram
 from tasks.hermite import random_rotation
 from tasks.hermite_algebra import Codec, PolyVec
+from tasks.streams import Stream, stream_rng
 
 #: largest number of monomial pairs one exact level expansion may have
 MAX_PAIRS = 3_000_000
@@ -132,7 +133,7 @@ class BFCTask(Task):
         self.fixed_alpha, self.n_ref = bool(fixed_alpha), int(n_ref)
         self.connections = _validate_connections(connections, self.L)
         self.requested_shares = _requested_shares(shares, self.gap, self.L)
-        self._draw_weights(reference_rng(self.seed, 0))
+        self._draw_weights(stream_rng(self.seed, Stream.TEACHER_WEIGHTS))
         cal = _calibrate_cached(self.d, self.seed, self.L, self.k, self.gap,
                                 tuple(self.requested_shares),
                                 tuple(tuple(J) for J in self.connections), self.fixed_alpha,
@@ -211,14 +212,15 @@ class BFCTask(Task):
             G = sums.gram_by_degree(2**self.L)  # (2^L + 1, L, L)
             method = EnergyMethod.EXACT
         else:
-            U = reference_rng(self.seed, 1).standard_normal((self.n_ref, self.d))
+            ref = stream_rng(self.seed, Stream.TEACHER_REFERENCE)
+            U = ref.standard_normal((self.n_ref, self.d))
             self._features(U, weights=np.full(self.n_ref, 1.0 / self.n_ref))
 
             def level_sums(X: np.ndarray) -> np.ndarray:
                 return np.column_stack([F.sum(axis=1) for F in self._features(X)])
 
             G, G_samples = mehler_gram(level_sums, self.d, 2**self.L, MC_PAIRS,
-                                       reference_rng(self.seed, 2))
+                                       stream_rng(self.seed, Stream.TEACHER_PAIRS))
             # level l has degree 2^l: its energy above 2^l is zero, not noise
             top_deg = 2 ** np.arange(1, self.L + 1)
             mask = np.arange(2**self.L + 1)[:, None] <= top_deg[None, :]  # (degree, level)
@@ -339,7 +341,7 @@ def _calibrate_cached(d, seed, L, k, gap, shares, connections, fixed_alpha, n_re
     task.L, task.k, task.gap, task.fixed_alpha, task.n_ref = L, k, gap, fixed_alpha, n_ref
     task.connections = [list(J) for J in connections]
     task.requested_shares = np.asarray(shares)
-    task._draw_weights(reference_rng(seed, 0))
+    task._draw_weights(stream_rng(seed, Stream.TEACHER_WEIGHTS))
     return task._calibrate()
 
 

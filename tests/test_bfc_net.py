@@ -9,7 +9,7 @@ from sklearn.base import clone
 
 from learners import make_learner
 from learners.bfc_net import BFCNetLearner, DenseQuadNet, check_connections, quad, stage_budgets
-from learners.torch_training import build_seeded
+from learners.nets.learner import build_seeded
 from tasks import make_task
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest

@@ -16,10 +16,7 @@ from learners.base import DivergenceError
 from learners.bfc_net import BFCNetLearner
 from learners.layerwise import LayerwiseLearner
 from learners.mlp import MLPLearner
-from learners.nets.streams import Stream, stream_rng
-from learners.poly_features import PolyFeaturesRegressor
-from learners.three_layer import ThreeLayerLearner
-from learners.torch_training import (
+from learners.nets.learner import (
     DEFAULTS,
     Data,
     Diverged,
@@ -34,7 +31,10 @@ from learners.torch_training import (
     select_lr,
     train,
 )
+from learners.poly_features import PolyFeaturesRegressor
+from learners.three_layer import ThreeLayerLearner
 from learners.two_layer import TwoLayerLearner
+from tasks.streams import Stream, stream_rng
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest
 

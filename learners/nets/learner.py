@@ -2,7 +2,7 @@
 
 The training loop, the lr choice and divergence handling are in :mod:`learners.nets.loop`, the
 shared training parameters in :mod:`learners.nets.params`, the learners' random streams in
-:mod:`learners.nets.streams`; their public names are re-exported here.
+:mod:`tasks.streams`; their public names are re-exported here.
 
 Fit (:class:`TorchNetLearner`): the n samples are split at random (the learner's own SPLIT
 stream) into a training part and a validation part of ``val_fraction`` x n; x is standardised
@@ -51,7 +51,7 @@ from learners.nets.params import (
     TrainingParams,
     check_lr_grid,
 )
-from learners.nets.streams import Stream, seed_int, stream_rng, stream_torch_seed
+from tasks.streams import Stream, seed_int, stream_rng, stream_torch_seed
 
 #: bytes of runtime overhead of a torch process (interpreter, libraries, allocator) for resources()
 TORCH_OVERHEAD_BYTES = 400e6
