@@ -32,8 +32,8 @@ import time
 
 import torch
 
-from learners.mlp import MLPNet
-from learners.nets.learner import Data
+from learners.nets.data import Data
+from learners.nets.layers import MLPNet
 from learners.nets.loop import TrainConfig, train
 
 

@@ -90,6 +90,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from tasks.base import EnergyMethod, Task, is_int
+from tasks.bfc_structure import ConnectionsError, check_connections, input_width
 from tasks.energy_mc import mehler_gram
 from tasks.hermite import random_rotation
 from tasks.hermite_algebra import Codec, PolyVec
@@ -166,7 +167,7 @@ class BFCTask(Task):
         for l, J in enumerate(self.connections, start=2):
             self.W[l] = {}
             for j in J:
-                dim = d if j == 0 else k
+                dim = input_width(j, d, k)
                 # E[w^2] = 13/12 for |w| ~ U[0.5, 1.5]: each block feeds variance ~ 1 / |J_l|
                 scale = np.sqrt(len(J) * dim * 13.0 / 12.0)
                 self.W[l][j] = _signed_uniform(rng, (k, dim)) / scale
@@ -412,20 +413,9 @@ def _validate_scalars(L, k, gap, n_ref) -> None:
 
 
 def _validate_connections(connections, L: int) -> list[list[int]]:
-    """J_2..J_L as sorted lists; each must contain l - 1 and lie in {0..l-1}."""
-    if connections is None:
-        return [sorted({0, l - 1}) for l in range(2, L + 1)]
-    if not isinstance(connections, (list, tuple)) or len(connections) != L - 1:
-        raise ValueError(f"task 'bfc': parameter 'connections' = {connections!r} is out of range; "
-                         f"allowed: a list of L-1={L - 1} lists")
-    out = []
-    for l, J in enumerate(connections, start=2):
-        try:
-            Js = sorted({int(j) for j in J})
-        except (TypeError, ValueError):
-            Js = []
-        if l - 1 not in Js or Js[0] < 0 or Js[-1] > l - 1:
-            raise ValueError(f"task 'bfc': parameter 'connections' = {connections!r} is out of "
-                             f"range; allowed: J_{l} a subset of 0..{l - 1} containing {l - 1}")
-        out.append(Js)
-    return out
+    """J_2..J_L as sorted lists, by the shared rule of :mod:`tasks.bfc_structure`."""
+    try:
+        return check_connections(connections, L)[1:]
+    except ConnectionsError as exc:
+        raise ValueError(f"task 'bfc': parameter 'connections' = {connections!r} is out of "
+                         f"range; allowed: {exc.allowed}") from None

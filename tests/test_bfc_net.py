@@ -8,9 +8,11 @@ import torch
 from sklearn.base import clone
 
 from learners import make_learner
-from learners.bfc_net import BFCNetLearner, DenseQuadNet, check_connections, quad, stage_budgets
-from learners.nets.learner import build_seeded
+from learners.bfc_net import BFCNetLearner
+from learners.nets.layers import DenseQuadNet, build_seeded, quad
+from learners.nets.staged import stage_budgets
 from tasks import make_task
+from tasks.bfc_structure import check_connections
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest
 

@@ -16,21 +16,18 @@ from learners.base import DivergenceError
 from learners.bfc_net import BFCNetLearner
 from learners.layerwise import LayerwiseLearner
 from learners.mlp import MLPLearner
-from learners.nets.learner import (
-    DEFAULTS,
-    Data,
+from learners.nets.data import Data, Scaler, resolve_device
+from learners.nets.layers import build_seeded
+from learners.nets.loop import (
     Diverged,
     RunResult,
-    Scaler,
     TrainConfig,
-    TrainingParams,
-    build_seeded,
     lr_factor,
-    resolve_device,
     run_with_retries,
     select_lr,
     train,
 )
+from learners.nets.params import DEFAULTS, TrainingParams
 from learners.poly_features import PolyFeaturesRegressor
 from learners.three_layer import ThreeLayerLearner
 from learners.two_layer import TwoLayerLearner
