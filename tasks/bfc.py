@@ -64,7 +64,8 @@ factor ~2 between teachers at d = 6, L = 3) and why the test set must be large
 Parameters
 ----------
 d, L = 3 (depth, >= 2), k = 4 (width, >= 1), gap = 0.5 (in (0, 1)), shares = None (L positive
-numbers, rescaled to sum 1; overrides gap), connections = None (list of L - 1 lists: J_2..J_L,
+numbers, rescaled to sum 1; overrides gap), connections = None (list of L - 1 lists: J_2..J_L, by
+the rule of :mod:`tasks.bfc_structure` shared with the bfc_net learner;
 each a subset of {0..l-1} containing l - 1; default J_l = {0, l - 1}), fixed_alpha = False,
 n_ref = 32768 (Monte Carlo reference size, >= 1000; unused when exact), noise = 0.
 
