@@ -32,9 +32,9 @@ import time
 
 import torch
 
-from learners.mlp import MLPNet
+from learners.nets.data import Data
+from learners.nets.layers import MLPNet
 from learners.nets.loop import TrainConfig, train
-from learners.torch_training import Data
 
 
 def matmul_gflops(n: int, k: int, m: int, device, dtype, min_s: float = 0.3,

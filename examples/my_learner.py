@@ -16,6 +16,7 @@ from sklearn.neighbors import KNeighborsRegressor
 
 from learners import register_learner
 from learners.base import HierbenchLearner, Resources, train_val_split
+from tasks.streams import Stream, seed_int, stream_rng
 
 
 @register_learner("knn")
@@ -34,7 +35,8 @@ class KNNLearner(HierbenchLearner):
         self.random_state = random_state
 
     def fit(self, X, y):
-        rng = np.random.default_rng(self.random_state)
+        # the learner's own SPLIT stream: independent of the training and test data streams
+        rng = stream_rng(seed_int(self.random_state), Stream.SPLIT)
         X_tr, y_tr, X_val, y_val = train_val_split(X, y, self.val_fraction, rng)
         ks = [k for k in self.k_grid if k <= len(X_tr)] or [1]
         errors = {k: float(np.mean((KNeighborsRegressor(k).fit(X_tr, y_tr).predict(X_val)

@@ -54,6 +54,7 @@ from harness.job import (
     one_line,
 )
 from harness.spec import Seeds, format_validation_error
+from tasks.streams import Stream, stream_rng
 
 DEFAULT_PRESET = "bfc-diagnostics"
 #: learner parameters the experiment sets itself (per variant or from the task)
@@ -235,7 +236,7 @@ def build_task(cfg: DiagConfig, seed: int):
 
 def n_levels(task) -> int:
     """Number of teacher levels (from ``hierarchy`` on two inputs); must be >= 2."""
-    X = task._draw_inputs(2, np.random.default_rng(0))
+    X = task._draw_inputs(2, stream_rng(0, Stream.PROBE))
     L = len(task.hierarchy(X))
     if L < 2:
         raise ValueError(f"the task has {L} level(s); the diagnostic needs at least 2")
@@ -393,7 +394,7 @@ def _fit_and_probe(cfg: DiagConfig, fit: FitSpec, seed: int) -> dict[str, Any]:
     task = build_task(cfg, seed)
     X, y = draw_training_set(task, seed, cfg.n)
     X_test, y_test = draw_test_set(task, seed, cfg.n_test)
-    X_probe = task._draw_inputs(cfg.n_probe, np.random.default_rng([int(seed), 3]))
+    X_probe = task._draw_inputs(cfg.n_probe, stream_rng(seed, Stream.PROBE))
     F = task.hierarchy(X_probe)
     k = int(round(cfg.probe.train_fraction * cfg.n_probe))
     tracker = ProbeTracker(X_probe, [f[:k] for f in F], [f[k:] for f in F], k,

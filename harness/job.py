@@ -3,9 +3,10 @@
 Data (docs/design.md, "Definitions"):
 
 * the teacher is ``make_task(task, d, seed, **params)``;
-* the training set is ``task.sample(n, rng_train)`` with ``rng_train = default_rng([seed, 1])``
-  (the same stream for every n of a series, so the sets nest wherever a task draws X first);
-* the test set is drawn once per (task instance, d, seed) with ``default_rng([seed, 2])``: inputs
+* the training set is ``task.sample(n, rng_train)`` with ``rng_train`` the ``TRAIN_DATA`` stream
+  of the seed (:mod:`tasks.streams`; the same stream for every n of a series, so the sets nest
+  wherever a task draws X first);
+* the test set is drawn once per (task instance, d, seed) from the ``TEST_DATA`` stream: inputs
   from the task's law and *noiseless* labels y* = ``task.target(X_test)``.
 
 Test error = mean((f(X_test) - y*)^2) / Var(y*), with Var(y*) the task's EXACT variance
@@ -35,6 +36,7 @@ import numpy as np
 
 from harness.plan import Job
 from harness.record import Record
+from tasks.streams import Stream, stream_rng
 
 TRACEBACK_LINES = 15
 
@@ -54,12 +56,12 @@ def now_iso() -> str:
 
 def draw_test_set(task: Any, seed: int, n_test: int) -> tuple[np.ndarray, np.ndarray]:
     """Fixed held-out set of the (task instance, d, seed): inputs and noiseless labels."""
-    X = task._draw_inputs(n_test, np.random.default_rng([int(seed), 2]))
+    X = task._draw_inputs(n_test, stream_rng(seed, Stream.TEST_DATA))
     return X, np.asarray(task.target(X), dtype=np.float64)
 
 
 def draw_training_set(task: Any, seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-    return task.sample(n, np.random.default_rng([int(seed), 1]))
+    return task.sample(n, stream_rng(seed, Stream.TRAIN_DATA))
 
 
 def normalised_mse(pred: np.ndarray, y_true: np.ndarray, variance: float | None = None) -> float:

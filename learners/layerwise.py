@@ -6,12 +6,13 @@ Procedure (L blocks, total step budget T split over L stages as for ``bfc_net``)
     stage s:  freeze blocks 1..s-1, add block s and train it with a head, ...;
     predictor: the last stage's net.
 
-With ``architecture="bfc"`` the net is :class:`learners.bfc_net.DenseQuadNet` (the readout
+With ``architecture="bfc"`` the net is :class:`learners.nets.layers.DenseQuadNet` (the readout
 c + sum_{l<=s} a_l^T S_l over the active blocks is the head, retrained every stage: a linear
 model on frozen features of the lower blocks).  With ``architecture="mlp"`` it is the chain
-h_l = act(W_l h_{l-1}) of :class:`learners.mlp.MLPNet` with a fresh head w_s^T h_s + b_s per
-stage (earlier heads are discarded; the final head is the mlp's head).  Freezing is
-``backward_depth=0`` of the shared staged trainer; ``backward_depth=m`` lets the gradient reach
+h_l = act(W_l h_{l-1}) of :class:`learners.nets.layers.MLPNet` with a fresh head
+w_s^T h_s + b_s per stage (:class:`~learners.nets.layers.StagedMLPNet`; earlier heads are
+discarded; the final head is the mlp's head).  Freezing is ``backward_depth=0`` of the shared
+staged trainer (:mod:`learners.nets.staged`); ``backward_depth=m`` lets the gradient reach
 m blocks below the newest (a partial backward feature correction), None is end-to-end.
 
 The end-to-end twin (:meth:`LayerwiseLearner.twin`) is ``bfc_net`` resp. ``mlp`` with the same
@@ -29,41 +30,17 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
 from learners.base import Resources
-from learners.bfc_net import BFCNetLearner, DenseQuadNet, StagedLearnerMixin, check_connections
-from learners.mlp import ACTIVATIONS, MLPLearner, MLPNet, init_linear
-from learners.torch_training import DEFAULTS, TorchNetLearner, TrainingParams, store_params
+from learners.bfc_net import BFCNetLearner
+from learners.mlp import MLPLearner
+from learners.nets.layers import ACTIVATIONS, DenseQuadNet, StagedMLPNet
+from learners.nets.learner import TorchNetLearner
+from learners.nets.params import RuntimeParams, TrainingParams, net_init
+from learners.nets.staged import StagedLearnerMixin
+from tasks.bfc_structure import check_connections
 
 ARCHITECTURES = ("bfc", "mlp")
 #: hyper-parameters shared with the end-to-end twin, passed through by :meth:`twin`
-SHARED = ("width", *TrainingParams.names(), "standardize", "callback", "callback_every",
-          "device", "dtype", "random_state")
-
-
-class StagedMLPNet(MLPNet):
-    """MLPNet with one extra head per stage 1..L-1: f_s(x) = w_s^T h_s + b_s, f_L = the mlp."""
-
-    def __init__(self, d: int, width: int, depth: int, act: str, residual: bool):
-        super().__init__(d, width, depth, act, residual)
-        self.stage_heads = nn.ModuleList(
-            init_linear(nn.Linear(width, 1), 1.0) for _ in range(depth - 1))
-
-    def _head(self, s: int) -> nn.Linear:
-        return self.head if s == len(self.layers) else self.stage_heads[s - 1]
-
-    def forward(self, x, active: int | None = None):
-        s = active or len(self.layers)
-        return self._head(s)(self.hidden(x, s)[-1]).squeeze(-1)
-
-    def stage_parameters(self, s: int, backward_depth: int | None) -> list[nn.Parameter]:
-        """Layers max(1, s - backward_depth)..s and the head of stage s."""
-        lo = 1 if backward_depth is None else max(1, s - int(backward_depth))
-        ps = [p for layer in self.layers[lo - 1:s] for p in layer.parameters()]
-        return ps + list(self._head(s).parameters())
-
-    def deployed_parameters(self) -> list[nn.Parameter]:
-        """The layers and the final head (the stage heads 1..L-1 are scaffolding)."""
-        return [p for layer in self.layers for p in layer.parameters()] + list(
-            self.head.parameters())
+SHARED = ("width", *TrainingParams.names(), *RuntimeParams.names())
 
 
 class LayerwiseLearner(StagedLearnerMixin, TorchNetLearner):
@@ -91,16 +68,9 @@ class LayerwiseLearner(StagedLearnerMixin, TorchNetLearner):
         "backward_depth": [Interval(Integral, 0, None, closed="left"), None],
     }
 
-    def __init__(self, architecture="bfc", depth=3, width=None, connections=None, truncate=6.0,
-                 activation="relu", residual=False, stage_fractions=None, backward_depth=0,
-                 optimizer=DEFAULTS.optimizer, lr_grid=DEFAULTS.lr_grid,
-                 batch_size=DEFAULTS.batch_size, max_epochs=DEFAULTS.max_epochs,
-                 max_steps=DEFAULTS.max_steps, patience_epochs=DEFAULTS.patience_epochs,
-                 schedule=DEFAULTS.schedule, weight_decay=DEFAULTS.weight_decay,
-                 grad_clip=DEFAULTS.grad_clip, val_fraction=DEFAULTS.val_fraction,
-                 max_retries=DEFAULTS.max_retries, standardize=True, callback=None,
-                 callback_every=100, device="auto", dtype="float32", random_state=None):
-        store_params(self, locals())
+    __init__ = net_init(architecture="bfc", depth=3, width=None, connections=None, truncate=6.0,
+                        activation="relu", residual=False, stage_fractions=None,
+                        backward_depth=0)
 
     # -- the end-to-end twin ------------------------------------------------------------------
     def twin(self) -> TorchNetLearner:

@@ -24,77 +24,16 @@ stopping on the internal validation split (``val_fraction`` of the n samples) af
 
 from __future__ import annotations
 
-import math
 from numbers import Integral, Real
 from typing import ClassVar
 
-import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
-from learners.torch_training import DEFAULTS, TorchNetLearner, net_resources, store_params, train
-
-ACTIVATIONS = ("relu", "gelu", "quadratic")
-
-
-def quad(z: torch.Tensor, truncate: float | None) -> torch.Tensor:
-    """(sigma(z) - 1) / sqrt(2), sigma(z) = z^2 or its C^1 linear continuation beyond |z| > B."""
-    if truncate is None:
-        s = z * z
-    else:
-        a, B = z.abs(), float(truncate)
-        s = torch.where(a <= B, z * z, 2.0 * B * a - B * B)
-    return (s - 1.0) * (1.0 / math.sqrt(2.0))
-
-
-def activation(name: str, z: torch.Tensor, truncate: float | None = None) -> torch.Tensor:
-    """relu(z), gelu(z) or the normalised (optionally truncated) square :func:`quad`."""
-    if name == "relu":
-        return torch.relu(z)
-    if name == "gelu":
-        return nn.functional.gelu(z)
-    if name == "quadratic":
-        return quad(z, truncate)
-    raise ValueError(f"activation must be one of {ACTIVATIONS}, got {name!r}")
-
-
-def init_linear(layer: nn.Linear, gain: float) -> nn.Linear:
-    """W ~ N(0, gain / fan_in), b = 0."""
-    nn.init.normal_(layer.weight, std=math.sqrt(gain / layer.in_features))
-    if layer.bias is not None:
-        nn.init.zeros_(layer.bias)
-    return layer
-
-
-class MLPNet(nn.Module):
-    """f(x) = w^T h_L + b with h_l = [h_{l-1} +] act(W_l h_{l-1} + b_l); see the module doc."""
-
-    def __init__(self, d: int, width: int, depth: int, act: str, residual: bool,
-                 truncate: float | None = None):
-        super().__init__()
-        if act not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {act!r}")
-        if depth < 1 or width < 1:
-            raise ValueError(f"depth and width must be >= 1, got {depth}, {width}")
-        gain = 1.0 if act == "quadratic" else 2.0
-        dims = [d] + [width] * depth
-        self.layers = nn.ModuleList(
-            init_linear(nn.Linear(a, b), gain) for a, b in zip(dims[:-1], dims[1:], strict=True)
-        )
-        self.head = init_linear(nn.Linear(width, 1), 1.0)
-        self.act, self.residual, self.truncate = act, residual, truncate
-
-    def hidden(self, x: torch.Tensor, upto: int | None = None) -> list[torch.Tensor]:
-        """[h_1, ..., h_upto] (default all L layers), each (b, width)."""
-        hs, h = [], x
-        for i, layer in enumerate(self.layers[: upto or len(self.layers)]):
-            a = activation(self.act, layer(h), self.truncate)
-            h = h + a if (self.residual and i > 0) else a
-            hs.append(h)
-        return hs
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.hidden(x)[-1]).squeeze(-1)
+from learners.nets.layers import ACTIVATIONS, MLPNet
+from learners.nets.learner import TorchNetLearner, net_resources
+from learners.nets.loop import train
+from learners.nets.params import net_init
 
 
 class MLPLearner(TorchNetLearner):
@@ -121,15 +60,7 @@ class MLPLearner(TorchNetLearner):
         "truncate": [Interval(Real, 0, None, closed="neither"), None],
     }
 
-    def __init__(self, depth=3, width=256, activation="relu", residual=False, truncate=6.0,
-                 optimizer=DEFAULTS.optimizer, lr_grid=DEFAULTS.lr_grid,
-                 batch_size=DEFAULTS.batch_size, max_epochs=DEFAULTS.max_epochs,
-                 max_steps=DEFAULTS.max_steps, patience_epochs=DEFAULTS.patience_epochs,
-                 schedule=DEFAULTS.schedule, weight_decay=DEFAULTS.weight_decay,
-                 grad_clip=DEFAULTS.grad_clip, val_fraction=DEFAULTS.val_fraction,
-                 max_retries=DEFAULTS.max_retries, standardize=True, callback=None,
-                 callback_every=100, device="auto", dtype="float32", random_state=None):
-        store_params(self, locals())
+    __init__ = net_init(depth=3, width=256, activation="relu", residual=False, truncate=6.0)
 
     def _build(self, d: int) -> nn.Module:
         return MLPNet(d, int(self.width), int(self.depth), self.activation, bool(self.residual),

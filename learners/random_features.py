@@ -1,6 +1,7 @@
 """Random-features regression (``random_features``): a frozen random first layer, a ridge readout.
 
-Two feature maps of width m (rows of W i.i.d. N(0, I_d), drawn from ``random_state``):
+Two feature maps of width m (rows of W i.i.d. N(0, I_d), drawn from the learner's FEATURES
+stream of :mod:`tasks.streams`, seeded by ``random_state``):
 
 * ``relu`` - a two-layer ReLU network with the first layer frozen at its random initialisation
   (the lazy / random-features regime):  phi(x) = relu(W x / (s sqrt(d)) + b_std g) / sqrt(m),
@@ -25,6 +26,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from learners import kernels as kz
 from learners.base import HierbenchLearner, Resources
 from learners.ridge_tuning import default_ridge_grid, fit_linear_loo
+from tasks.streams import Stream, seed_int, stream_rng
 
 FEATURES = ("relu", "fourier")
 
@@ -96,7 +98,7 @@ class RandomFeaturesRegressor(HierbenchLearner):
         self._validate_params()
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64).ravel()
-        rng = np.random.default_rng(0 if self.random_state is None else self.random_state)
+        rng = stream_rng(seed_int(self.random_state), Stream.FEATURES)
         n, d = X.shape
         m = self._width(n)
         self.W_ = rng.standard_normal((m, d))

@@ -41,19 +41,13 @@ from typing import ClassVar
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval
 
 from learners.base import HierbenchLearner, Resources
-from learners.nets.streams import Stream, stream_rng, stream_torch_seed
-from learners.torch_training import (
-    Scaler,
-    check_Xy,
-    predict_batched,
-    resolve_device,
-    resolve_dtype,
-    seed_int,
-)
+from learners.nets.data import Scaler, check_Xy, predict_batched, resolve_device, resolve_dtype
+from learners.nets.params import CLOSED_FORM_RUNTIME, COMMON_CONSTRAINTS, net_init
 from learners.two_layer import RIDGE_GRID, ridge_loo
+from tasks.streams import Stream, seed_int, stream_rng, stream_torch_seed
 
 
 class ThreeLayerLearner(HierbenchLearner):
@@ -72,22 +66,11 @@ class ThreeLayerLearner(HierbenchLearner):
         "width2": [Interval(Integral, 1, None, closed="left")],
         "stage_fraction": [Interval(Real, 0, 1, closed="neither"), None],
         "ridge_grid": ["array-like"],
-        "standardize": ["boolean"],
-        "device": [str, torch.device],
-        "dtype": [StrOptions({"float32", "float64"})],
-        "random_state": ["random_state", np.random.Generator],
+        **{k: COMMON_CONSTRAINTS[k] for k in CLOSED_FORM_RUNTIME},
     }
 
-    def __init__(self, width1=2048, width2=256, stage_fraction=0.5, ridge_grid=RIDGE_GRID,
-                 standardize=True, device="auto", dtype="float64", random_state=None):
-        self.width1 = width1
-        self.width2 = width2
-        self.stage_fraction = stage_fraction
-        self.ridge_grid = ridge_grid
-        self.standardize = standardize
-        self.device = device
-        self.dtype = dtype
-        self.random_state = random_state
+    __init__ = net_init(width1=2048, width2=256, stage_fraction=0.5, ridge_grid=RIDGE_GRID,
+                        dtype="float64", with_training=False, runtime=CLOSED_FORM_RUNTIME)
 
     def fit(self, X, y):
         """Stage 1 (feature) then stage 2 (link), each by LOO-tuned ridge; returns self."""

@@ -42,21 +42,12 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from learners.base import Resources
-from learners.mlp import ACTIVATIONS, MLPNet
-from learners.nets.streams import Stream, stream_rng, stream_torch_seed
-from learners.torch_training import (
-    DEFAULTS,
-    TorchNetLearner,
-    check_Xy,
-    net_resources,
-    predict_batched,
-    resolve_device,
-    resolve_dtype,
-    seed_int,
-    store_params,
-    train,
-)
-from learners.torch_training import Scaler as _Scaler
+from learners.nets.data import Scaler, check_Xy, predict_batched, resolve_device, resolve_dtype
+from learners.nets.layers import ACTIVATIONS, MLPNet
+from learners.nets.learner import TorchNetLearner, net_resources
+from learners.nets.loop import train
+from learners.nets.params import net_init
+from tasks.streams import Stream, seed_int, stream_rng, stream_torch_seed
 
 VARIANTS = ("one_step", "sgd")
 RIDGE_GRID = tuple(float(v) for v in np.logspace(-6, 1, 15))
@@ -126,15 +117,8 @@ class TwoLayerLearner(TorchNetLearner):
         "dtype": [StrOptions({"float32", "float64"}), None],
     }
 
-    def __init__(self, variant="one_step", width=1024, step_fraction=0.5, ridge_grid=RIDGE_GRID,
-                 activation="relu", optimizer=DEFAULTS.optimizer, lr_grid=DEFAULTS.lr_grid,
-                 batch_size=DEFAULTS.batch_size, max_epochs=DEFAULTS.max_epochs,
-                 max_steps=DEFAULTS.max_steps, patience_epochs=DEFAULTS.patience_epochs,
-                 schedule=DEFAULTS.schedule, weight_decay=DEFAULTS.weight_decay,
-                 grad_clip=DEFAULTS.grad_clip, val_fraction=DEFAULTS.val_fraction,
-                 max_retries=DEFAULTS.max_retries, standardize=True, callback=None,
-                 callback_every=100, device="auto", dtype=None, random_state=None):
-        store_params(self, locals())
+    __init__ = net_init(variant="one_step", width=1024, step_fraction=0.5, ridge_grid=RIDGE_GRID,
+                        activation="relu", dtype=None)
 
     # -- dispatch -----------------------------------------------------------------------------
     def fit(self, X, y):
@@ -165,7 +149,7 @@ class TwoLayerLearner(TorchNetLearner):
         else:
             n1 = min(max(1, int(round(self.step_fraction * n))), n - 1)
             i1, i2 = perm[:n1], perm[n1:]
-        self.scaler_ = _Scaler.fit(X, y, standardize_x=self.standardize)
+        self.scaler_ = Scaler.fit(X, y, standardize_x=self.standardize)
         self.device_ = resolve_device(self.device)
         self.dtype_ = resolve_dtype(self._dtype_setting())
         self.n_features_in_ = X.shape[1]

@@ -41,6 +41,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from tasks.streams import Stream, stream_rng, teacher_sequence
+
 #: floor of the residual kurtosis used by ``recommended_n_test`` (a Gaussian residual)
 GAUSSIAN_KURTOSIS = 3.0
 
@@ -149,7 +151,7 @@ class Task(ABC):
 
     def residual_kurtosis(self, n: int = 20_000) -> float:
         """E[r^4] / E_top^2 of the top residual, estimated on n inputs (fixed stream)."""
-        X = self._draw_inputs(int(n), reference_rng(self.seed, 3))
+        X = self._draw_inputs(int(n), stream_rng(self.seed, Stream.TEACHER_RESIDUAL))
         r = self.top_residual(X)
         return float(np.mean(r**4) / self.top_share() ** 2)
 
@@ -219,6 +221,13 @@ class Task(ABC):
         return f"{type(self).__name__}(d={self.d}, seed={self.seed}, noise={self.noise})"
 
 
-def reference_rng(seed: int, stream: int) -> np.random.Generator:
-    """Generator for the teacher's own randomness: stream 0 = weights, 1 = reference sample."""
-    return np.random.default_rng([int(seed), 7919, int(stream)])
+def reference_rng(seed: int, stream: int | Stream) -> np.random.Generator:
+    """Generator for the teacher's own randomness (for plugin tasks; :mod:`tasks.streams`).
+
+    ``stream``: a :class:`~tasks.streams.Stream`, or an int k: teacher stream k, 0 = weights
+    (``Stream.TEACHER_WEIGHTS``), 1 = reference sample, 2 = Monte Carlo pairs, 3 = residual
+    inputs; k >= 4 are free for a task's own further draws.
+    """
+    if isinstance(stream, Stream):
+        return stream_rng(seed, stream)
+    return np.random.default_rng(teacher_sequence(seed, int(stream)))

@@ -64,7 +64,8 @@ factor ~2 between teachers at d = 6, L = 3) and why the test set must be large
 Parameters
 ----------
 d, L = 3 (depth, >= 2), k = 4 (width, >= 1), gap = 0.5 (in (0, 1)), shares = None (L positive
-numbers, rescaled to sum 1; overrides gap), connections = None (list of L - 1 lists: J_2..J_L,
+numbers, rescaled to sum 1; overrides gap), connections = None (list of L - 1 lists: J_2..J_L, by
+the rule of :mod:`tasks.bfc_structure` shared with the bfc_net learner;
 each a subset of {0..l-1} containing l - 1; default J_l = {0, l - 1}), fixed_alpha = False,
 n_ref = 32768 (Monte Carlo reference size, >= 1000; unused when exact), noise = 0.
 
@@ -89,10 +90,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from tasks.base import EnergyMethod, Task, is_int, reference_rng
+from tasks.base import EnergyMethod, Task, is_int
+from tasks.bfc_structure import ConnectionsError, check_connections, input_width
 from tasks.energy_mc import mehler_gram
 from tasks.hermite import random_rotation
 from tasks.hermite_algebra import Codec, PolyVec
+from tasks.streams import Stream, stream_rng
 
 #: largest number of monomial pairs one exact level expansion may have
 MAX_PAIRS = 3_000_000
@@ -132,7 +135,7 @@ class BFCTask(Task):
         self.fixed_alpha, self.n_ref = bool(fixed_alpha), int(n_ref)
         self.connections = _validate_connections(connections, self.L)
         self.requested_shares = _requested_shares(shares, self.gap, self.L)
-        self._draw_weights(reference_rng(self.seed, 0))
+        self._draw_weights(stream_rng(self.seed, Stream.TEACHER_WEIGHTS))
         cal = _calibrate_cached(self.d, self.seed, self.L, self.k, self.gap,
                                 tuple(self.requested_shares),
                                 tuple(tuple(J) for J in self.connections), self.fixed_alpha,
@@ -165,7 +168,7 @@ class BFCTask(Task):
         for l, J in enumerate(self.connections, start=2):
             self.W[l] = {}
             for j in J:
-                dim = d if j == 0 else k
+                dim = input_width(j, d, k)
                 # E[w^2] = 13/12 for |w| ~ U[0.5, 1.5]: each block feeds variance ~ 1 / |J_l|
                 scale = np.sqrt(len(J) * dim * 13.0 / 12.0)
                 self.W[l][j] = _signed_uniform(rng, (k, dim)) / scale
@@ -211,14 +214,15 @@ class BFCTask(Task):
             G = sums.gram_by_degree(2**self.L)  # (2^L + 1, L, L)
             method = EnergyMethod.EXACT
         else:
-            U = reference_rng(self.seed, 1).standard_normal((self.n_ref, self.d))
+            ref = stream_rng(self.seed, Stream.TEACHER_REFERENCE)
+            U = ref.standard_normal((self.n_ref, self.d))
             self._features(U, weights=np.full(self.n_ref, 1.0 / self.n_ref))
 
             def level_sums(X: np.ndarray) -> np.ndarray:
                 return np.column_stack([F.sum(axis=1) for F in self._features(X)])
 
             G, G_samples = mehler_gram(level_sums, self.d, 2**self.L, MC_PAIRS,
-                                       reference_rng(self.seed, 2))
+                                       stream_rng(self.seed, Stream.TEACHER_PAIRS))
             # level l has degree 2^l: its energy above 2^l is zero, not noise
             top_deg = 2 ** np.arange(1, self.L + 1)
             mask = np.arange(2**self.L + 1)[:, None] <= top_deg[None, :]  # (degree, level)
@@ -339,7 +343,7 @@ def _calibrate_cached(d, seed, L, k, gap, shares, connections, fixed_alpha, n_re
     task.L, task.k, task.gap, task.fixed_alpha, task.n_ref = L, k, gap, fixed_alpha, n_ref
     task.connections = [list(J) for J in connections]
     task.requested_shares = np.asarray(shares)
-    task._draw_weights(reference_rng(seed, 0))
+    task._draw_weights(stream_rng(seed, Stream.TEACHER_WEIGHTS))
     return task._calibrate()
 
 
@@ -410,20 +414,9 @@ def _validate_scalars(L, k, gap, n_ref) -> None:
 
 
 def _validate_connections(connections, L: int) -> list[list[int]]:
-    """J_2..J_L as sorted lists; each must contain l - 1 and lie in {0..l-1}."""
-    if connections is None:
-        return [sorted({0, l - 1}) for l in range(2, L + 1)]
-    if not isinstance(connections, (list, tuple)) or len(connections) != L - 1:
-        raise ValueError(f"task 'bfc': parameter 'connections' = {connections!r} is out of range; "
-                         f"allowed: a list of L-1={L - 1} lists")
-    out = []
-    for l, J in enumerate(connections, start=2):
-        try:
-            Js = sorted({int(j) for j in J})
-        except (TypeError, ValueError):
-            Js = []
-        if l - 1 not in Js or Js[0] < 0 or Js[-1] > l - 1:
-            raise ValueError(f"task 'bfc': parameter 'connections' = {connections!r} is out of "
-                             f"range; allowed: J_{l} a subset of 0..{l - 1} containing {l - 1}")
-        out.append(Js)
-    return out
+    """J_2..J_L as sorted lists, by the shared rule of :mod:`tasks.bfc_structure`."""
+    try:
+        return check_connections(connections, L)[1:]
+    except ConnectionsError as exc:
+        raise ValueError(f"task 'bfc': parameter 'connections' = {connections!r} is out of "
+                         f"range; allowed: {exc.allowed}") from None

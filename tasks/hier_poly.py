@@ -61,9 +61,10 @@ from typing import ClassVar
 import numpy as np
 from scipy.optimize import brentq
 
-from tasks.base import Task, reference_rng
+from tasks.base import Task
 from tasks.hermite import hermite_coefficients, hermite_norm, random_rotation
 from tasks.hermite_algebra import Codec, PolyVec
+from tasks.streams import Stream, stream_rng
 
 
 class HierPolyTask(Task):
@@ -81,7 +82,7 @@ class HierPolyTask(Task):
         self.k, self.q, self.p_kind = int(k), int(q), p_kind
         self.degree = self.k * self.q  # degree of h in x: the family's index
         self.width = self.d if width is None else int(width)
-        rng = reference_rng(self.seed, 0)
+        rng = stream_rng(self.seed, Stream.TEACHER_WEIGHTS)
         self.R, self.lam = self._draw_inner(rng)
         self._p_moments = _sum_moments(self.lam, self.k, 2 * self.q + 1)
         self._powers = self._power_polys()

@@ -49,9 +49,10 @@ from typing import ClassVar
 
 import numpy as np
 
-from tasks.base import Task, is_int, reference_rng
+from tasks.base import Task, is_int
 from tasks.diagnostics import gauss_hermite_grid
 from tasks.hermite import hermite_table, random_orthonormal_rows
+from tasks.streams import Stream, stream_rng
 
 
 class MultiIndexTask(Task):
@@ -66,7 +67,7 @@ class MultiIndexTask(Task):
         _validate(self.d, r, p, low_share)
         self.r, self.p = int(r), int(p)
         self.low_share, self.pure = float(low_share), bool(pure)
-        rng = reference_rng(self.seed, 0)
+        rng = stream_rng(self.seed, Stream.TEACHER_WEIGHTS)
         self.U = random_orthonormal_rows(self.r, self.d, rng)
         self._terms = self._term_list()
         raw = rng.choice([-1.0, 1.0], len(self._terms)) * rng.uniform(0.5, 1.5, len(self._terms))

@@ -40,7 +40,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from tasks.base import Task, is_int, reference_rng
+from tasks.base import Task, is_int
+from tasks.streams import Stream, stream_rng
 
 KINDS = ("staircase", "parity")
 
@@ -57,7 +58,7 @@ class StaircaseTask(Task):
         type(self).check_params(self.d, {"D": D, "kind": kind})
         self.D, self.kind = int(D), kind
         self._shares = self._validate_weights(weights)
-        rng = reference_rng(self.seed, 0)
+        rng = stream_rng(self.seed, Stream.TEACHER_WEIGHTS)
         self.support = rng.choice(self.d, size=self.D, replace=False)
 
     def _validate_weights(self, weights: list[float] | None) -> np.ndarray:

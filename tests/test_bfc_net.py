@@ -8,9 +8,11 @@ import torch
 from sklearn.base import clone
 
 from learners import make_learner
-from learners.bfc_net import BFCNetLearner, DenseQuadNet, check_connections, quad, stage_budgets
-from learners.torch_training import build_seeded
+from learners.bfc_net import BFCNetLearner
+from learners.nets.layers import DenseQuadNet, build_seeded, quad
+from learners.nets.staged import stage_budgets
 from tasks import make_task
+from tasks.bfc_structure import check_connections
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest
 
@@ -136,3 +138,21 @@ def test_bfc_net_resources_scale_with_width_and_n():
     assert wide.resources(4000, 32).memory_bytes > small.resources(4000, 32).memory_bytes
     assert wide.resources(4000, 32).seconds > small.resources(4000, 32).seconds
     assert small.resources(10**6, 32).memory_bytes > small.resources(4000, 32).memory_bytes
+
+
+def test_task_and_net_share_the_connection_rule():
+    """One rule (tasks/bfc_structure.py): the net built from a task's connections reads, at each
+    block, exactly the levels the teacher's level reads, and both reject the same bad sets."""
+    conns = [[1], [0, 1, 2]]
+    task = make_task("bfc", d=4, seed=0, L=3, connections=conns)
+    est = BFCNetLearner(n_blocks=3, connections=task.connections, width=6)
+    net = est._build(4)
+    assert [sorted(int(j) for j in blk) for blk in net.blocks] == [[0], *(sorted(task.W[l])
+                                                                     for l in (2, 3))]
+    assert [[0], *task.connections] == check_connections(conns, 3) == net.J
+    for bad in ([[0, 1], [0, 1]], [[1]], [[1], [0, 3]]):
+        with pytest.raises(ValueError) as t_err:
+            make_task("bfc", d=4, seed=0, L=3, connections=bad)
+        with pytest.raises(ValueError) as n_err:
+            check_connections(bad, 3)
+        assert str(n_err.value).split("allowed: ")[1] in str(t_err.value)

@@ -16,25 +16,22 @@ from learners.base import DivergenceError
 from learners.bfc_net import BFCNetLearner
 from learners.layerwise import LayerwiseLearner
 from learners.mlp import MLPLearner
-from learners.nets.streams import Stream, stream_rng
-from learners.poly_features import PolyFeaturesRegressor
-from learners.three_layer import ThreeLayerLearner
-from learners.torch_training import (
-    DEFAULTS,
-    Data,
+from learners.nets.data import Data, Scaler, resolve_device
+from learners.nets.layers import build_seeded
+from learners.nets.loop import (
     Diverged,
     RunResult,
-    Scaler,
     TrainConfig,
-    TrainingParams,
-    build_seeded,
     lr_factor,
-    resolve_device,
     run_with_retries,
     select_lr,
     train,
 )
+from learners.nets.params import CLOSED_FORM_RUNTIME, DEFAULTS, RuntimeParams, TrainingParams
+from learners.poly_features import PolyFeaturesRegressor
+from learners.three_layer import ThreeLayerLearner
 from learners.two_layer import TwoLayerLearner
+from tasks.streams import Stream, stream_rng
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest
 
@@ -274,6 +271,49 @@ def test_mlp_divergence_for_good_raises_divergence_error():
         est.fit(X, y)
     msg = str(info.value)
     assert "\n" not in msg and "after 2 retries with lr down to 1e+27" in msg
+
+
+#: each net learner's own (architecture) parameters and defaults, in signature order
+ARCHITECTURE = {
+    MLPLearner: dict(depth=3, width=256, activation="relu", residual=False, truncate=6.0),
+    BFCNetLearner: dict(n_blocks=3, connections=None, width=None, truncate=6.0, staged=True,
+                        stage_fractions=None, backward_depth=None),
+    LayerwiseLearner: dict(architecture="bfc", depth=3, width=None, connections=None,
+                           truncate=6.0, activation="relu", residual=False,
+                           stage_fractions=None, backward_depth=0),
+    TwoLayerLearner: dict(variant="one_step", width=1024, step_fraction=0.5,
+                          ridge_grid=tuple(float(v) for v in np.logspace(-6, 1, 15)),
+                          activation="relu"),
+    ThreeLayerLearner: dict(width1=2048, width2=256, stage_fraction=0.5,
+                            ridge_grid=tuple(float(v) for v in np.logspace(-6, 1, 15))),
+}
+#: run-time defaults a learner overrides
+RUNTIME_OVERRIDES = {TwoLayerLearner: {"dtype": None}, ThreeLayerLearner: {"dtype": "float64"}}
+
+
+@pytest.mark.parametrize("cls", list(ARCHITECTURE))
+def test_net_signature_is_architecture_then_training_params_then_runtime(cls):
+    """Names, order and defaults of __init__: the learner's own parameters, then TrainingParams
+    (learners trained by gradient), then RuntimeParams, with the dataclasses' defaults."""
+    trained = cls is not ThreeLayerLearner
+    runtime = RuntimeParams.names() if trained else CLOSED_FORM_RUNTIME
+    expected = dict(ARCHITECTURE[cls])
+    if trained:
+        expected.update(dataclasses.asdict(DEFAULTS))
+    expected.update({k: getattr(RuntimeParams(), k) for k in runtime})
+    expected.update(RUNTIME_OVERRIDES.get(cls, {}))
+    params = [p for p in inspect.signature(cls.__init__).parameters.values() if p.name != "self"]
+    assert [p.name for p in params] == list(expected), cls.__name__
+    for p in params:
+        assert p.default == expected[p.name], (cls.__name__, p.name, p.default)
+    assert cls.__init__.architecture == ARCHITECTURE[cls]  # built by net_init, not written out
+    # every argument stored unchanged (scikit-learn), positionally or by name; unknown ones fail
+    est = cls(**expected)
+    assert est.get_params(deep=False) == expected
+    first = next(iter(ARCHITECTURE[cls]))
+    assert getattr(cls("x"), first) == "x" and getattr(cls(**{first: "y"}), first) == "y"
+    with pytest.raises(TypeError, match=f"{cls.__name__}.*unexpected keyword argument 'nope'"):
+        cls(nope=1)
 
 
 @pytest.mark.parametrize("cls", NET_LEARNERS + [ThreeLayerLearner, PolyFeaturesRegressor])

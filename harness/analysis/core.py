@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from harness.spec import Eps
+from tasks.streams import Stream, stream_rng
 
 CURVE_KEYS = ["task_label", "d", "label"]
 ADAPTIVE_PASS_PREFIX = "adaptive: eps reached"
@@ -315,6 +316,7 @@ def combine_bounds(bounds: np.ndarray, weights: np.ndarray) -> float:
 
 
 def stable_rng(seed: int, *key: Any) -> np.random.Generator:
-    """A generator determined by ``seed`` and a key (independent of group order)."""
+    """A generator determined by ``seed`` and a key (independent of group order): the
+    ``BOOTSTRAP`` stream of :mod:`tasks.streams`, keyed by a hash of ``key``."""
     h = zlib.crc32("|".join(map(str, key)).encode())
-    return np.random.default_rng([int(seed), h])
+    return stream_rng(seed, Stream.BOOTSTRAP, h)

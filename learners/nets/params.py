@@ -2,9 +2,15 @@
 
 Every learner trained by gradient (``mlp``, ``bfc_net``, ``layerwise``, ``two_layer`` in its
 ``sgd`` variant) takes the fields of :class:`TrainingParams` as constructor parameters with these
-defaults (a test checks each ``__init__`` against them).  The defaults are those of a plain,
-well-trained reference net: Adam, lr from {1e-3, 3e-3} chosen on the hold-out, batch 128, up to
-300 epochs, early stopping with a patience of 20 epochs, the best weights restored.
+defaults, followed by the run-time fields of :class:`RuntimeParams` (``standardize``,
+``callback``, ``callback_every``, ``device``, ``dtype``, ``random_state``).  No learner writes
+that list: its ``__init__`` is ``net_init(<its architecture parameters and defaults>)``, which
+builds the scikit-learn constructor (explicit signature, every argument stored unchanged) from
+the architecture parameters, then these two dataclasses (a test checks each ``__init__``).
+
+The defaults are those of a plain, well-trained reference net: Adam, lr from {1e-3, 3e-3} chosen
+on the hold-out, batch 128, up to 300 epochs, early stopping with a patience of 20 epochs, the
+best weights restored.
 
 Budget (n_tr = training part of the n samples, b = min(batch_size, n_tr)):
 
@@ -24,7 +30,9 @@ preset cap the cost of a fit independently of n.
 
 from __future__ import annotations
 
+import inspect
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
 from numbers import Integral, Real
@@ -96,6 +104,32 @@ class TrainingParams:
 #: defaults, referenced by the learners' ``__init__`` signatures
 DEFAULTS = TrainingParams()
 
+
+@dataclass(frozen=True)
+class RuntimeParams:
+    """How a net learner runs, not what it learns: the constructor parameters after training's.
+
+    ``standardize`` (scale x on the training part), ``callback(step, learner)`` every
+    ``callback_every`` optimisation steps, ``device`` auto / cpu / cuda[:i], ``dtype`` float32 /
+    float64, ``random_state`` (seeds the learner's own streams, :mod:`tasks.streams`).
+    """
+
+    standardize: bool = True
+    callback: Callable | None = None
+    callback_every: int = 100
+    device: str = "auto"
+    dtype: str | None = "float32"
+    random_state: Any = None
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+
+RUNTIME_DEFAULTS = RuntimeParams()
+#: the run-time parameters of a learner that is not trained step by step (no callback)
+CLOSED_FORM_RUNTIME = ("standardize", "device", "dtype", "random_state")
+
 _POS = Interval(Real, 0, None, closed="neither")
 
 #: allowed values of the training parameters (scikit-learn's constraint language)
@@ -134,3 +168,41 @@ def check_lr_grid(learner: str, lr_grid: Any) -> list[float]:
         raise ValueError(f"{learner}: parameter 'lr_grid' = {lr_grid!r} is invalid; allowed: a "
                          "positive number or a non-empty list of positive numbers")
     return lrs
+
+
+def net_init(*, with_training: bool = True, runtime: tuple[str, ...] = RuntimeParams.names(),
+             **params: Any) -> Callable[..., None]:
+    """The ``__init__`` of a net learner: its own parameters, then the shared ones.
+
+    Signature ``__init__(self, <params>, <TrainingParams fields> (with_training),
+    <RuntimeParams fields named in runtime>)`` with the dataclasses' defaults; a keyword of
+    ``params`` that names a shared field overrides its default in place (``two_layer``:
+    ``dtype=None``), every other keyword is an architecture parameter, in the order given.  The
+    function stores every argument unchanged as an attribute (scikit-learn's convention, so
+    ``get_params`` / ``clone`` work); it carries its signature (``inspect.signature`` and
+    scikit-learn read it) and rejects unknown or missing arguments with a TypeError.  The
+    attributes ``architecture`` (own parameters and defaults) and ``overrides`` record the split.
+    """
+    shared: dict[str, Any] = dict(DEFAULTS.as_dict()) if with_training else {}
+    shared.update({k: getattr(RUNTIME_DEFAULTS, k) for k in runtime})
+    overrides = {k: v for k, v in params.items() if k in shared}
+    own = {k: v for k, v in params.items() if k not in shared}
+    defaults = {**own, **shared, **overrides}
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    sig = inspect.Signature([inspect.Parameter("self", kind)]
+                            + [inspect.Parameter(k, kind, default=v) for k, v in defaults.items()])
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            bound = sig.bind(self, *args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"{type(self).__name__}.__init__() {exc}") from None
+        bound.apply_defaults()
+        for name, value in bound.arguments.items():
+            if name != "self":
+                setattr(self, name, value)
+
+    __init__.__signature__ = sig
+    __init__.architecture = own
+    __init__.overrides = overrides
+    return __init__
