@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from harness.plugins import PluginError, load_plugin_files
+from registry import PluginError, load_plugin_files
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="hierbench: sample complexity vs dimension, deep vs kernel learners.")

@@ -73,7 +73,7 @@ def _worker_main(conn: Connection, ctx: JobContext) -> None:
     against a job's timeout.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver handles Ctrl-C
-    from harness.plugins import load_plugin_files
+    from registry import load_plugin_files
 
     load_plugin_files(ctx.plugins)
     _preimport()

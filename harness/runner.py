@@ -30,11 +30,11 @@ from rich.progress import (
 from harness.execute import LocalExecutor, SerialExecutor
 from harness.job import JobContext, now_iso, versions
 from harness.plan import Job, plan
-from harness.plugins import plugin_paths
 from harness.record import Record
 from harness.schedule import TIME_SLACK, Scheduler
 from harness.spec import Spec
 from harness.store import ResultStore, RunLock
+from registry import plugin_paths
 
 
 @dataclass

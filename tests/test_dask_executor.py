@@ -29,9 +29,9 @@ from harness.dask_executor import (
 )
 from harness.job import JobContext, run_job
 from harness.plan import Job
-from harness.plugins import load_plugin_file
 from harness.runner import RunOptions, run_spec
 from harness.spec import load_spec
+from registry import load_plugin_file
 
 MISBEHAVING = str(PLUGINS / "misbehaving.py")
 

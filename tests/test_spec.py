@@ -126,7 +126,7 @@ name = "ridge"
 def constrained_plugin():
     from conftest import PLUGINS
 
-    from harness.plugins import load_plugin_file
+    from registry import load_plugin_file
 
     load_plugin_file(PLUGINS / "constrained.py")
 
