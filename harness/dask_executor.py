@@ -59,7 +59,7 @@ from typing import Any
 from harness.execute import LocalExecutor, _Worker, _worker_main
 from harness.job import JobContext, base_record, now_iso, one_line
 from harness.plan import Job
-from harness.record import Record
+from harness.store import Record
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ import psutil
 
 from harness.job import JobContext, base_record, now_iso, run_job
 from harness.plan import Job
-from harness.record import Record
+from harness.store import Record
 
 MEMORY_CHECK_S = 0.25
 READY = "ready"

@@ -1,4 +1,4 @@
-"""Running one job: draw data, fit, predict, measure, and return a :class:`~harness.record.Record`.
+"""Running one job: draw data, fit, predict, measure, and return a :class:`~harness.store.Record`.
 
 Data (docs/design.md, "Definitions"):
 
@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from harness.plan import Job
-from harness.record import Record
+from harness.store import Record
 
 TRACEBACK_LINES = 15
 

@@ -30,10 +30,9 @@ from rich.progress import (
 from harness.execute import LocalExecutor, SerialExecutor
 from harness.job import JobContext, now_iso, versions
 from harness.plan import Job, plan
-from harness.record import Record
 from harness.schedule import TIME_SLACK, Scheduler
 from harness.spec import Spec
-from harness.store import ResultStore, RunLock
+from harness.store import Record, ResultStore, RunLock
 from registry import plugin_paths
 
 

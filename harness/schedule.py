@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 
 from harness.job import base_record, now_iso
 from harness.plan import Job, Series
-from harness.record import Record
 from harness.spec import Eps
+from harness.store import Record
 
 TIME_SLACK = 3.0
 FINAL = ("ok",)

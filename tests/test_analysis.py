@@ -17,8 +17,8 @@ from harness.analysis import (
     sample_complexity,
 )
 from harness.analysis.core import combine_bounds
-from harness.record import Record
 from harness.spec import Eps
+from harness.store import Record
 from reports.synthetic import Law, SynthTask, n_grid, synthetic_run, write_run
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.record import JSON_COLUMNS, Record, column_names
+from harness.store.record import JSON_COLUMNS, Record, column_names
 
 DB_NAME = "results.sqlite"
 LOCK_NAME = ".lock"
