@@ -1,6 +1,7 @@
 """Experiment specs, planning, running, storing and analysing; the ``hierbench`` CLI.
 
-Data flow: preset TOML --:mod:`harness.spec`--> Spec --:mod:`harness.plan`--> Jobs
+Data flow: preset TOML --:mod:`harness.experiment.spec`--> Spec
+--:mod:`harness.experiment.planning`--> Jobs
 --:mod:`harness.execute`/:mod:`harness.runner`--> Records (:mod:`harness.job`)
 --:mod:`harness.store`--> results.sqlite --:mod:`harness.analysis`--> curves, n*, exponents.
 """

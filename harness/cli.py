@@ -45,7 +45,7 @@ def _load_plugins(plugins: list[Path] | None) -> None:
 
 
 def _load_spec(spec: str):
-    from harness.spec import SpecError, load_spec, resolve_spec_path
+    from harness.experiment import SpecError, load_spec, resolve_spec_path
 
     try:
         return load_spec(spec), resolve_spec_path(spec).read_text()
@@ -133,7 +133,7 @@ def list_(
     plugin: PluginOpt = None,
 ) -> None:
     """List the available tasks, learners and presets."""
-    from harness.spec import preset_names
+    from harness.experiment import preset_names
     from learners import available_learners
     from tasks import available_tasks
 
@@ -150,7 +150,7 @@ def list_(
 @app.command()
 def validate(spec: str, plugin: PluginOpt = None) -> None:
     """Check a spec (keys, values, task and learner names and params) without running it."""
-    from harness.plan import plan
+    from harness.experiment import plan
 
     _load_plugins(plugin)
     spec_obj, _ = _load_spec(spec)

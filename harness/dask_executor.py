@@ -57,8 +57,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.execute import LocalExecutor, _Worker, _worker_main
+from harness.experiment import Job
 from harness.job import JobContext, base_record, now_iso, one_line
-from harness.plan import Job
 from harness.store import Record
 
 log = logging.getLogger(__name__)

@@ -46,6 +46,7 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from harness.experiment import Seeds, format_validation_error
 from harness.job import (
     draw_test_set,
     draw_training_set,
@@ -53,7 +54,6 @@ from harness.job import (
     now_iso,
     one_line,
 )
-from harness.spec import Seeds, format_validation_error
 
 DEFAULT_PRESET = "bfc-diagnostics"
 #: learner parameters the experiment sets itself (per variant or from the task)
@@ -119,7 +119,7 @@ class DiagConfig(_Strict):
 
 
 def preset_dir() -> Path:
-    return Path(str(resources.files("harness") / "presets" / "diagnostics"))
+    return Path(str(resources.files("harness.experiment") / "presets" / "diagnostics"))
 
 
 def diagnostics_presets() -> list[str]:
@@ -131,7 +131,7 @@ def diagnostics_presets() -> list[str]:
 
 
 def resolve_config_path(config: str | Path) -> Path:
-    """A TOML path, or the name of a diagnostics preset (harness/presets/diagnostics/)."""
+    """A TOML path, or the name of a diagnostics preset (harness/experiment/presets/diagnostics)."""
     path = Path(config)
     if path.suffix == ".toml" or path.exists():
         if not path.is_file():

@@ -27,8 +27,8 @@ from typing import Any, Protocol
 
 import psutil
 
+from harness.experiment import Job
 from harness.job import JobContext, base_record, now_iso, run_job
-from harness.plan import Job
 from harness.store import Record
 
 MEMORY_CHECK_S = 0.25

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.plan import Job
+from harness.experiment import Job
 from harness.store import Record
 
 TRACEBACK_LINES = 15

@@ -28,10 +28,9 @@ from rich.progress import (
 )
 
 from harness.execute import LocalExecutor, SerialExecutor
+from harness.experiment import Job, Spec, plan
 from harness.job import JobContext, now_iso, versions
-from harness.plan import Job, plan
 from harness.schedule import TIME_SLACK, Scheduler
-from harness.spec import Spec
 from harness.store import Record, ResultStore, RunLock
 from registry import plugin_paths
 
@@ -185,7 +184,7 @@ def write_spec_files(run_dir: Path, spec: Spec, spec_text: str | None) -> None:
 def run_spec(spec: Spec, run_dir: str | Path, options: RunOptions | None = None,
              spec_text: str | None = None, console: Console | None = None) -> RunSummary:
     """Run (or resume) every job of ``spec`` into ``run_dir``; returns counts per status."""
-    from harness.validate import validate_spec
+    from harness.experiment import validate_spec
 
     validate_spec(spec)  # every learner and task configuration, before any job runs
     options = options or RunOptions()

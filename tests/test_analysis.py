@@ -17,7 +17,7 @@ from harness.analysis import (
     sample_complexity,
 )
 from harness.analysis.core import combine_bounds
-from harness.spec import Eps
+from harness.experiment import Eps
 from harness.store import Record
 from reports.synthetic import Law, SynthTask, n_grid, synthetic_run, write_run
 

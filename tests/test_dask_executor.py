@@ -27,10 +27,9 @@ from harness.dask_executor import (
     start_local_cluster,
     worker_specs,
 )
+from harness.experiment import Job, load_spec
 from harness.job import JobContext, run_job
-from harness.plan import Job
 from harness.runner import RunOptions, run_spec
-from harness.spec import load_spec
 from registry import load_plugin_file
 
 MISBEHAVING = str(PLUGINS / "misbehaving.py")

@@ -58,7 +58,7 @@ def test_refuses_what_does_not_fit_and_says_so_in_resources():
 
 
 def _job(learner_params, task_params, d=4, n=400):
-    from harness.plan import Job
+    from harness.experiment import Job
 
     return Job(task="multi_index", task_label="mi", task_params=task_params, d=d,
                learner="poly_features", label="poly", learner_params=learner_params, n=n,

@@ -40,7 +40,7 @@ from harness.analysis.exponents import exponents, paired_beta
 from harness.analysis.kappa import kappa_curves, kappa_thresholds
 from harness.analysis.theory import theory_table
 from harness.analysis.verdict import MIN_GROWTH, contrast, reference_label, verdicts
-from harness.spec import Eps
+from harness.experiment import Eps
 from harness.store import DB_NAME, JSON_COLUMNS, column_names, results_frame
 
 __all__ = [
