@@ -2,7 +2,7 @@
 
 Data flow: preset TOML --:mod:`harness.experiment.spec`--> Spec
 --:mod:`harness.experiment.planning`--> Jobs
---:mod:`harness.execute`/:mod:`harness.runner`--> Records (:mod:`harness.job`)
+--:mod:`harness.run.local`/:mod:`harness.run.runner`--> Records (:mod:`harness.run.job`)
 --:mod:`harness.store`--> results.sqlite --:mod:`harness.analysis`--> curves, n*, exponents.
 """
 

@@ -67,8 +67,7 @@ def run(
     plugin: PluginOpt = None,
 ) -> None:
     """Run (or resume) a benchmark spec and build its report."""
-    from harness.dask_executor import ClusterError
-    from harness.runner import RunOptions, failed_learners, run_spec
+    from harness.run import ClusterError, RunOptions, failed_learners, run_spec
     from harness.store import RunLockedError
 
     _load_plugins(plugin)

@@ -2,7 +2,7 @@
 
 The experiment (``hierbench diagnose``).  One hierarchical task (``bfc`` by default) at a fixed d,
 for each seed one teacher, one training set of n samples, one noiseless test set and one probe
-set (all drawn as in :mod:`harness.job`; the probe inputs from the stream ``[seed, 3]``).  On the
+set (all drawn as in :mod:`harness.run.job`; the probe inputs from the stream ``[seed, 3]``). On the
 same data the same DenseNet-like quadratic net (``bfc_net``'s architecture, n_blocks = the task's
 number of levels, its connection sets) is trained with the same step budget and hyper-parameters
 under several schedules (variants):
@@ -47,7 +47,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.experiment import Seeds, format_validation_error
-from harness.job import (
+from harness.run import (
     draw_test_set,
     draw_training_set,
     normalised_mse,
@@ -373,7 +373,7 @@ def run_fit(cfg_data: dict[str, Any], fit_data: dict[str, Any], seed: int,
     try:
         import torch  # noqa: F401 - so that limit_threads also limits torch
 
-        from harness.job import limit_threads
+        from harness.run import limit_threads
 
         with limit_threads(threads):
             row.update(_fit_and_probe(cfg, fit, seed))
@@ -387,7 +387,7 @@ def run_fit(cfg_data: dict[str, Any], fit_data: dict[str, Any], seed: int,
 
 
 def _fit_and_probe(cfg: DiagConfig, fit: FitSpec, seed: int) -> dict[str, Any]:
-    from harness.job import _jsonable
+    from harness.run import jsonable
     from learners.probes import LAMBDAS
 
     task = build_task(cfg, seed)
@@ -405,7 +405,7 @@ def _fit_and_probe(cfg: DiagConfig, fit: FitSpec, seed: int) -> dict[str, Any]:
     finally:
         tracker.detach()
     wall = time.perf_counter() - t0
-    info = _jsonable(getattr(est, "fit_info_", {}))
+    info = jsonable(getattr(est, "fit_info_", {}))
     tracker.probe(est, int(info.get("steps_run", 0)), n_levels(task), "final")
     checks = parameter_checks(tracker, est.model_, fit.backward_depth)
     return {

@@ -28,7 +28,7 @@ from harness.diagnostics import (
     run_fit,
 )
 from harness.diagnostics_run import load_fits, run_diagnostics
-from harness.job import draw_training_set
+from harness.run import draw_training_set
 from reports.diagnostics import analyse, t_interval, verdict
 
 TINY = """

@@ -10,8 +10,8 @@ from conftest import PLUGINS, hierbench, write_spec
 
 from harness import results_frame
 from harness.experiment import Eps, Job, Series
-from harness.job import base_record
-from harness.schedule import Scheduler
+from harness.run import Scheduler
+from harness.run.job import base_record
 
 SPEC = """
 name = "adaptive"

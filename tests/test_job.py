@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from harness.experiment import Job
-from harness.job import draw_test_set, draw_training_set, normalised_mse, run_job
+from harness.run import draw_test_set, draw_training_set, normalised_mse, run_job
 from learners import make_learner
 from tasks import make_task
 

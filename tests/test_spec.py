@@ -172,7 +172,7 @@ def test_task_without_check_params_is_built_once_at_the_smallest_d(tmp_path):
 
 def test_run_spec_validates_before_any_job(tmp_path, constrained_plugin):
     from harness.experiment import ValidationFailure
-    from harness.runner import RunOptions, run_spec
+    from harness.run import RunOptions, run_spec
 
     spec = parse_spec(__import__("tomllib").loads(
         CONSTRAINED.replace("alpha = 0.5", 'mode = "fitt"')))

@@ -27,10 +27,10 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from harness.execute import LocalExecutor, SerialExecutor
 from harness.experiment import Job, Spec, plan
-from harness.job import JobContext, now_iso, versions
-from harness.schedule import TIME_SLACK, Scheduler
+from harness.run.job import JobContext, now_iso, versions
+from harness.run.local import LocalExecutor, SerialExecutor
+from harness.run.schedule import TIME_SLACK, Scheduler
 from harness.store import Record, ResultStore, RunLock
 from registry import plugin_paths
 
@@ -130,7 +130,7 @@ def make_executor(kind: str, ctx: JobContext, workers: int, spec: Spec, options:
         return LocalExecutor(ctx, workers=workers, timeout_s=spec.budget.timeout_s,
                              memory_bytes=mem)
     if kind == "dask":
-        from harness.dask_executor import DaskExecutor
+        from harness.run.cluster import DaskExecutor
 
         return DaskExecutor(ctx, workers=workers, timeout_s=spec.budget.timeout_s,
                             memory_bytes=mem,

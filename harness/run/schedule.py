@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from harness.experiment import Eps, Job, Series
-from harness.job import base_record, now_iso
+from harness.run.job import base_record, now_iso
 from harness.store import Record
 
 TIME_SLACK = 3.0
