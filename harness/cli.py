@@ -232,8 +232,7 @@ def diagnose(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Backward feature correction: probe R^2 per layer, end-to-end vs layerwise vs depth m."""
-    from harness.diagnostics import DEFAULT_PRESET, DiagnosticsError, load_config
-    from harness.diagnostics_run import run_diagnostics
+    from harness.diagnostics import DEFAULT_PRESET, DiagnosticsError, load_config, run_diagnostics
     from harness.store import RunLockedError
 
     if config is not None and preset is not None:

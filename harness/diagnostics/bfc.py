@@ -29,7 +29,7 @@ relative parameter change ||theta_b(end) - theta_b(t_{b+1})|| / ||theta_b(t_{b+1
 the start of stage b + 1) and ``frozen_max_change`` (the largest |change| of any parameter of a
 block between the stage it is frozen from, b + m + 1, and the end: 0 when freezing works).
 
-Running, storing and resuming: :mod:`harness.diagnostics_run`.
+Running, storing and resuming: :mod:`harness.diagnostics.runner`.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.diagnostics import (
+from harness.diagnostics.bfc import (
     DiagConfig,
     DiagnosticsError,
     build_task,
