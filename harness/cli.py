@@ -282,9 +282,5 @@ def _check_run_dir(run_dir: Path) -> None:
         _fail(f"{run_dir} is not a run folder (no results.sqlite)")
 
 
-def main() -> None:  # pragma: no cover - console entry point
-    app()
-
-
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

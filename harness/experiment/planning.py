@@ -57,9 +57,6 @@ class Job:
         """Key of the learning curve this job belongs to (everything but n)."""
         return content_key(self._identity(with_n=False))
 
-    def describe(self) -> str:
-        return f"{self.label} on {self.task_label} d={self.d} n={self.n} seed={self.seed}"
-
 
 @dataclass
 class Series:

@@ -23,7 +23,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
-from typing import Any, Protocol
+from typing import Any
 
 import psutil
 
@@ -34,13 +34,6 @@ from harness.store import Record
 MEMORY_CHECK_S = 0.25
 READY = "ready"
 MAX_START_FAILURES = 3
-
-
-class Executor(Protocol):
-    def submit(self, job: Job) -> None: ...
-    def poll(self, timeout: float) -> list[tuple[Job, Record]]: ...
-    def pending(self) -> int: ...
-    def close(self) -> None: ...
 
 
 class SerialExecutor:

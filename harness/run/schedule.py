@@ -33,7 +33,6 @@ from harness.run.job import base_record, now_iso
 from harness.store import Record
 
 TIME_SLACK = 3.0
-FINAL = ("ok",)
 RETRYABLE = ("failed", "timeout", "skipped")
 
 Admission = Callable[[Job], "str | None"]
