@@ -90,7 +90,7 @@ def train_rate(width: int, depth: int, d: int, batch: int, steps: int, device, d
 
 def fit_cost(n: int, d: int, seeds: int) -> None:
     """Wall time and outcome of default ``mlp`` fits (see the module docstring)."""
-    from harness.job import draw_test_set, draw_training_set, normalised_mse
+    from harness.run import draw_test_set, draw_training_set, normalised_mse
     from learners.mlp import MLPLearner
     from tasks import make_task
 

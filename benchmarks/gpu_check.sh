@@ -24,10 +24,10 @@ timeout 120 python benchmarks/bench_mlp.py --fit 4096 24 2>&1 | tee "$out/fit_co
 timeout 420 python - "$out" <<'PY' 2>&1 | tee "$out/full_one_family.txt"
 import sys, time, tomllib
 from importlib import resources
-from harness.runner import RunOptions, run_spec
-from harness.spec import parse_spec
+from harness.run import RunOptions, run_spec
+from harness.experiment import parse_spec
 out = sys.argv[1]
-data = tomllib.loads(resources.files("harness").joinpath("presets/full.toml").read_text())
+data = tomllib.loads(resources.files("harness.experiment").joinpath("presets/full.toml").read_text())
 data["tasks"] = data["tasks"][:1]
 data["name"] = "full-one-family"
 spec = parse_spec(data, "full (first task family)")

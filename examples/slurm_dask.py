@@ -87,9 +87,9 @@ def make_cluster(args: argparse.Namespace):
 
 def run(args: argparse.Namespace, scheduler: str):
     """Run the spec into its folder on the cluster at ``scheduler``; returns the RunSummary."""
-    from harness.plugins import load_plugin_files
-    from harness.runner import RunOptions, run_spec
-    from harness.spec import load_spec, resolve_spec_path
+    from harness.experiment import load_spec, resolve_spec_path
+    from harness.run import RunOptions, run_spec
+    from registry import load_plugin_files
 
     load_plugin_files([str(Path(p).resolve()) for p in args.plugin])
     spec = load_spec(args.spec)

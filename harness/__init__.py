@@ -1,7 +1,13 @@
 """Experiment specs, planning, running, storing and analysing; the ``hierbench`` CLI.
 
-Data flow: preset TOML --:mod:`harness.spec`--> Spec --:mod:`harness.plan`--> Jobs
---:mod:`harness.execute`/:mod:`harness.runner`--> Records (:mod:`harness.job`)
+Rooms (subpackages; each ``__init__`` names its public API):
+:mod:`harness.experiment` (spec, validation, planning, presets), :mod:`harness.run` (runner,
+scheduler, one job, executors), :mod:`harness.store` (Record schema, results database),
+:mod:`harness.analysis`, :mod:`harness.diagnostics`; :mod:`harness.cli` on top.
+
+Data flow: preset TOML --:mod:`harness.experiment.spec`--> Spec
+--:mod:`harness.experiment.planning`--> Jobs
+--:mod:`harness.run.local`/:mod:`harness.run.runner`--> Records (:mod:`harness.run.job`)
 --:mod:`harness.store`--> results.sqlite --:mod:`harness.analysis`--> curves, n*, exponents.
 """
 

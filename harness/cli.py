@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from harness.plugins import PluginError, load_plugin_files
+from registry import PluginError, load_plugin_files
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="hierbench: sample complexity vs dimension, deep vs kernel learners.")
@@ -45,7 +45,7 @@ def _load_plugins(plugins: list[Path] | None) -> None:
 
 
 def _load_spec(spec: str):
-    from harness.spec import SpecError, load_spec, resolve_spec_path
+    from harness.experiment import SpecError, load_spec, resolve_spec_path
 
     try:
         return load_spec(spec), resolve_spec_path(spec).read_text()
@@ -67,8 +67,7 @@ def run(
     plugin: PluginOpt = None,
 ) -> None:
     """Run (or resume) a benchmark spec and build its report."""
-    from harness.dask_executor import ClusterError
-    from harness.runner import RunOptions, failed_learners, run_spec
+    from harness.run import ClusterError, RunOptions, failed_learners, run_spec
     from harness.store import RunLockedError
 
     _load_plugins(plugin)
@@ -133,7 +132,7 @@ def list_(
     plugin: PluginOpt = None,
 ) -> None:
     """List the available tasks, learners and presets."""
-    from harness.spec import preset_names
+    from harness.experiment import preset_names
     from learners import available_learners
     from tasks import available_tasks
 
@@ -150,7 +149,7 @@ def list_(
 @app.command()
 def validate(spec: str, plugin: PluginOpt = None) -> None:
     """Check a spec (keys, values, task and learner names and params) without running it."""
-    from harness.plan import plan
+    from harness.experiment import plan
 
     _load_plugins(plugin)
     spec_obj, _ = _load_spec(spec)
@@ -233,8 +232,7 @@ def diagnose(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Backward feature correction: probe R^2 per layer, end-to-end vs layerwise vs depth m."""
-    from harness.diagnostics import DEFAULT_PRESET, DiagnosticsError, load_config
-    from harness.diagnostics_run import run_diagnostics
+    from harness.diagnostics import DEFAULT_PRESET, DiagnosticsError, load_config, run_diagnostics
     from harness.store import RunLockedError
 
     if config is not None and preset is not None:
@@ -282,10 +280,6 @@ def _build_diagnostics_report(run_dir: Path) -> None:
 def _check_run_dir(run_dir: Path) -> None:
     if not (run_dir / "results.sqlite").is_file():
         _fail(f"{run_dir} is not a run folder (no results.sqlite)")
-
-
-def main() -> None:  # pragma: no cover - console entry point
-    app()
 
 
 if __name__ == "__main__":  # pragma: no cover

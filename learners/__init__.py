@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.plugins import PluginError, Registry
 from learners.base import (
     DivergenceError,
     HierbenchLearner,
@@ -21,6 +20,7 @@ from learners.base import (
     learner_family,
     learner_resources,
 )
+from registry import PluginError, Registry
 
 LEARNERS = Registry("hierbench.learners", "learner")
 

@@ -30,8 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from harness.diagnostics import DiagConfig, backward_depths
-from harness.diagnostics_run import load_fits, load_run_config
+from harness.diagnostics import DiagConfig, backward_depths, load_fits, load_run_config
 from reports.figures import save_figure
 from reports.render import to_html, to_markdown
 from reports.style import FAMILY_COLORS, OTHER_COLOR, apply_style

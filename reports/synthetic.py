@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.record import Record, column_names
+from harness.store import Record, column_names
 
 
 @dataclass

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.plugins import PluginError, Registry
+from registry import PluginError, Registry
 from tasks.base import Task
 
 TASKS = Registry("hierbench.tasks", "task")

@@ -44,7 +44,7 @@ def one_thread():
     eigh took seconds), and one thread keeps results independent of the core count."""
     import torch
 
-    from harness.job import limit_threads
+    from harness.run import limit_threads
 
     before = torch.get_num_threads()
     with limit_threads(1):

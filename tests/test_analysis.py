@@ -17,8 +17,8 @@ from harness.analysis import (
     sample_complexity,
 )
 from harness.analysis.core import combine_bounds
-from harness.record import Record
-from harness.spec import Eps
+from harness.experiment import Eps
+from harness.store import Record
 from reports.synthetic import Law, SynthTask, n_grid, synthetic_run, write_run
 
 
@@ -77,7 +77,7 @@ def test_eps_threshold_matches_its_definition_in_analysis_and_scheduler():
     """threshold = value (absolute) or value * top_share (relative); no top share, no threshold."""
     from dataclasses import replace
 
-    from harness.schedule import eps_threshold, reached
+    from harness.run.schedule import eps_threshold, reached
 
     rel, ab = Eps(kind="relative", value=0.5), Eps(kind="absolute", value=0.2)
     np.testing.assert_allclose(rel.threshold([0.3, None, 0.8]), [0.15, np.nan, 0.4])

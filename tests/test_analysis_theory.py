@@ -16,7 +16,7 @@ from harness.analysis.theory import (
     slope_over,
     task_degrees,
 )
-from harness.spec import Eps
+from harness.experiment import Eps
 from reports.synthetic import Law, SynthTask, n_grid, synthetic_run
 
 QUICK_D = np.array([8, 12, 16, 24])

@@ -172,7 +172,7 @@ def test_contrast_end_to_end(tmp_path):
 
 def test_spec_verdict_keys(tmp_path):
     from harness.analysis import verdict_settings
-    from harness.spec import SpecError, parse_spec
+    from harness.experiment import SpecError, parse_spec
 
     base = {"name": "v", "tasks": [{"name": "multi_index", "d": [8]}],
             "learners": [{"name": "krr"}, {"name": "bfc_net"}],

@@ -8,8 +8,7 @@ import pandas as pd
 from conftest import hierbench
 
 from harness import results_frame
-from harness.plan import all_jobs
-from harness.spec import load_spec
+from harness.experiment import all_jobs, load_spec
 
 
 def test_smoke_run_completes_every_job(smoke_run):

@@ -19,7 +19,9 @@ from conftest import PLUGINS, hierbench, write_spec
 from distributed import Client
 
 from harness import results_frame
-from harness.dask_executor import (
+from harness.experiment import Job, load_spec
+from harness.run import JobContext, RunOptions, run_job, run_spec
+from harness.run.cluster import (
     THREAD_ENV_VARS,
     ClusterError,
     DaskExecutor,
@@ -27,11 +29,7 @@ from harness.dask_executor import (
     start_local_cluster,
     worker_specs,
 )
-from harness.job import JobContext, run_job
-from harness.plan import Job
-from harness.plugins import load_plugin_file
-from harness.runner import RunOptions, run_spec
-from harness.spec import load_spec
+from registry import load_plugin_file
 
 MISBEHAVING = str(PLUGINS / "misbehaving.py")
 
@@ -250,7 +248,7 @@ def test_unreachable_scheduler_is_one_clear_error():
 
 def mean_predictor_error() -> float:
     """Test error of predicting 0 (the exact mean) on the spec's test set: d = 4, seed 0, 200."""
-    from harness.job import draw_test_set
+    from harness.run import draw_test_set
     from tasks.multi_index import MultiIndexTask
 
     _, y = draw_test_set(MultiIndexTask(4, seed=0, p=2, r=1), 0, 200)

@@ -15,7 +15,7 @@ from conftest import ROOT
 from typer.testing import CliRunner
 
 from harness.cli import app
-from harness.diagnostics import (
+from harness.diagnostics.bfc import (
     DiagnosticsError,
     FitSpec,
     active_stage,
@@ -27,8 +27,8 @@ from harness.diagnostics import (
     plan_fits,
     run_fit,
 )
-from harness.diagnostics_run import load_fits, run_diagnostics
-from harness.job import draw_training_set
+from harness.diagnostics.runner import load_fits, run_diagnostics
+from harness.run import draw_training_set
 from reports.diagnostics import analyse, t_interval, verdict
 
 TINY = """
@@ -182,8 +182,8 @@ def test_run_fit_probes_the_exact_switch_and_records_checks():
 def test_killed_run_keeps_finished_fits_and_resumes(tmp_path):
     cfg = _tiny()
     run_dir = tmp_path / "run"
-    code = ("import sys; from harness.diagnostics import parse_config; import tomllib; "
-            "from harness.diagnostics_run import run_diagnostics; "
+    code = ("import sys; from harness.diagnostics.bfc import parse_config; import tomllib; "
+            "from harness.diagnostics.runner import run_diagnostics; "
             "run_diagnostics(parse_config(tomllib.loads(sys.stdin.read())), sys.argv[1])")
     proc = subprocess.Popen([sys.executable, "-c", code, str(run_dir)], stdin=subprocess.PIPE,
                             cwd=ROOT, env=dict(os.environ), text=True)

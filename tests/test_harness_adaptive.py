@@ -9,10 +9,9 @@ import pytest
 from conftest import PLUGINS, hierbench, write_spec
 
 from harness import results_frame
-from harness.job import base_record
-from harness.plan import Job, Series
-from harness.schedule import Scheduler
-from harness.spec import Eps
+from harness.experiment import Eps, Job, Series
+from harness.run import Scheduler
+from harness.run.job import base_record
 
 SPEC = """
 name = "adaptive"

@@ -95,7 +95,7 @@ def test_plugin_that_raises_at_import_is_one_line_error(tmp_path):
 
 def mean_predictor_error() -> float:
     """Test error of predicting 0 (the exact mean) on the spec's test set: d = 4, seed 0, 200."""
-    from harness.job import draw_test_set
+    from harness.run import draw_test_set
     from tasks.multi_index import MultiIndexTask
 
     _, y = draw_test_set(MultiIndexTask(4, seed=0, p=2, r=1), 0, 200)

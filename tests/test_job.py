@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.job import draw_test_set, draw_training_set, normalised_mse, run_job
-from harness.plan import Job
+from harness.experiment import Job
+from harness.run import draw_test_set, draw_training_set, normalised_mse, run_job
 from learners import make_learner
 from tasks import make_task
 

@@ -138,7 +138,7 @@ def test_plan_switches_paths_and_dtype():
 
 _MEASURE = textwrap.dedent("""
     import psutil, numpy as np
-    from harness.job import PeakMemory
+    from harness.run.job import PeakMemory
     from learners.kernel_ridge import KernelRidgeLearner
     n, d = 4000, 10
     rng = np.random.default_rng(0)

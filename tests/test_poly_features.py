@@ -58,7 +58,7 @@ def test_refuses_what_does_not_fit_and_says_so_in_resources():
 
 
 def _job(learner_params, task_params, d=4, n=400):
-    from harness.plan import Job
+    from harness.experiment import Job
 
     return Job(task="multi_index", task_label="mi", task_params=task_params, d=d,
                learner="poly_features", label="poly", learner_params=learner_params, n=n,
@@ -69,7 +69,7 @@ def _job(learner_params, task_params, d=4, n=400):
 def test_degree_task_follows_the_task_degree_in_a_job(p):
     """degree = "task" becomes the task's degree (multi_index: p): a noiseless degree-p target
     is then recovered exactly, and fit_info records the degree used."""
-    from harness.job import run_job
+    from harness.run import run_job
 
     rec = run_job(_job({"degree": "task"}, {"r": 1, "p": p, "pure": True}))
     assert rec.status == "ok", rec.reason
@@ -80,7 +80,7 @@ def test_degree_task_follows_the_task_degree_in_a_job(p):
 def test_degree_task_without_a_task_degree_fails_in_one_line():
     from types import SimpleNamespace
 
-    from harness.job import resolve_task_values
+    from harness.run.job import resolve_task_values
 
     no_degree = SimpleNamespace(degree=None, info=lambda: {})
     with pytest.raises(ValueError) as info:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.plan import plan
-from harness.spec import load_spec, preset_names
+from harness.experiment import load_spec, plan, preset_names
 
 PAPER = {"paper-bfc", "paper-damian", "paper-wang", "paper-staircase"}
 

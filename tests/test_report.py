@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from harness.record import Record
+from harness.store import Record
 from reports import build_report, read_tables, show_summary
 from reports.synthetic import demo_run, write_run
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import hierbench, write_spec
 
-from harness.plan import plan
-from harness.spec import SpecError, load_spec, parse_spec
+from harness.experiment import SpecError, load_spec, parse_spec, plan
 
 BASE = """
 name = "t"
@@ -97,7 +96,7 @@ def test_task_grid_expands_into_labelled_instances():
                     ("multi_index(p=4,r=1)", {"r": 1, "p": 4})]
 
 
-# --- spec-time validation against the learners' parameter constraints (harness/validate.py) ---
+# --- spec-time validation against the learners' parameter constraints (experiment/validate.py) ---
 
 CONSTRAINED = """
 name = "v"
@@ -126,7 +125,7 @@ name = "ridge"
 def constrained_plugin():
     from conftest import PLUGINS
 
-    from harness.plugins import load_plugin_file
+    from registry import load_plugin_file
 
     load_plugin_file(PLUGINS / "constrained.py")
 
@@ -172,8 +171,8 @@ def test_task_without_check_params_is_built_once_at_the_smallest_d(tmp_path):
 
 
 def test_run_spec_validates_before_any_job(tmp_path, constrained_plugin):
-    from harness.runner import RunOptions, run_spec
-    from harness.validate import ValidationFailure
+    from harness.experiment import ValidationFailure
+    from harness.run import RunOptions, run_spec
 
     spec = parse_spec(__import__("tomllib").loads(
         CONSTRAINED.replace("alpha = 0.5", 'mode = "fitt"')))

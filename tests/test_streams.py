@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from harness.job import draw_test_set, draw_training_set
+from harness.run import draw_test_set, draw_training_set
 from learners.base import train_val_split
 from learners.mlp import MLPLearner
 from learners.three_layer import ThreeLayerLearner

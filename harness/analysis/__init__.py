@@ -40,9 +40,8 @@ from harness.analysis.exponents import exponents, paired_beta
 from harness.analysis.kappa import kappa_curves, kappa_thresholds
 from harness.analysis.theory import theory_table
 from harness.analysis.verdict import MIN_GROWTH, contrast, reference_label, verdicts
-from harness.record import JSON_COLUMNS, column_names
-from harness.spec import Eps
-from harness.store import DB_NAME, results_frame
+from harness.experiment import Eps
+from harness.store import DB_NAME, JSON_COLUMNS, column_names, results_frame
 
 __all__ = [
     "Eps", "parse_eps", "load_records", "load_spec", "load_provenance", "learning_curves",

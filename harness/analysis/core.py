@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.spec import Eps
+from harness.experiment import Eps
 from tasks.streams import Stream, stream_rng
 
 CURVE_KEYS = ["task_label", "d", "label"]
@@ -53,7 +53,7 @@ TINY = 1e-300
 
 
 def parse_eps(eps: Any = None) -> Eps:
-    """The spec's :class:`~harness.spec.Eps` from None (absolute 0.1), a float, a dict
+    """The spec's :class:`~harness.experiment.spec.Eps` from None (absolute 0.1), a float, a dict
     ``{kind, value}``, a whole spec dict (its ``eps``) or an Eps."""
     if isinstance(eps, Eps):
         return eps

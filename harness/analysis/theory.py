@@ -45,7 +45,7 @@ from enum import StrEnum
 import numpy as np
 import pandas as pd
 
-from harness.spec import Eps
+from harness.experiment import Eps
 
 
 class TheoryClass(StrEnum):

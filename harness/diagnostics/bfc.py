@@ -2,7 +2,7 @@
 
 The experiment (``hierbench diagnose``).  One hierarchical task (``bfc`` by default) at a fixed d,
 for each seed one teacher, one training set of n samples, one noiseless test set and one probe
-set (all drawn as in :mod:`harness.job`; the probe inputs from the stream ``[seed, 3]``).  On the
+set (all drawn as in :mod:`harness.run.job`; the probe inputs from the stream ``[seed, 3]``). On the
 same data the same DenseNet-like quadratic net (``bfc_net``'s architecture, n_blocks = the task's
 number of levels, its connection sets) is trained with the same step budget and hyper-parameters
 under several schedules (variants):
@@ -29,7 +29,7 @@ relative parameter change ||theta_b(end) - theta_b(t_{b+1})|| / ||theta_b(t_{b+1
 the start of stage b + 1) and ``frozen_max_change`` (the largest |change| of any parameter of a
 block between the stage it is frozen from, b + m + 1, and the end: 0 when freezing works).
 
-Running, storing and resuming: :mod:`harness.diagnostics_run`.
+Running, storing and resuming: :mod:`harness.diagnostics.runner`.
 """
 
 from __future__ import annotations
@@ -46,14 +46,14 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from harness.job import (
+from harness.experiment import Seeds, format_validation_error
+from harness.run import (
     draw_test_set,
     draw_training_set,
     normalised_mse,
     now_iso,
     one_line,
 )
-from harness.spec import Seeds, format_validation_error
 from tasks.streams import Stream, stream_rng
 
 DEFAULT_PRESET = "bfc-diagnostics"
@@ -120,7 +120,7 @@ class DiagConfig(_Strict):
 
 
 def preset_dir() -> Path:
-    return Path(str(resources.files("harness") / "presets" / "diagnostics"))
+    return Path(str(resources.files("harness.experiment") / "presets" / "diagnostics"))
 
 
 def diagnostics_presets() -> list[str]:
@@ -132,7 +132,7 @@ def diagnostics_presets() -> list[str]:
 
 
 def resolve_config_path(config: str | Path) -> Path:
-    """A TOML path, or the name of a diagnostics preset (harness/presets/diagnostics/)."""
+    """A TOML path, or the name of a diagnostics preset (harness/experiment/presets/diagnostics)."""
     path = Path(config)
     if path.suffix == ".toml" or path.exists():
         if not path.is_file():
@@ -374,7 +374,7 @@ def run_fit(cfg_data: dict[str, Any], fit_data: dict[str, Any], seed: int,
     try:
         import torch  # noqa: F401 - so that limit_threads also limits torch
 
-        from harness.job import limit_threads
+        from harness.run import limit_threads
 
         with limit_threads(threads):
             row.update(_fit_and_probe(cfg, fit, seed))
@@ -388,7 +388,7 @@ def run_fit(cfg_data: dict[str, Any], fit_data: dict[str, Any], seed: int,
 
 
 def _fit_and_probe(cfg: DiagConfig, fit: FitSpec, seed: int) -> dict[str, Any]:
-    from harness.job import _jsonable
+    from harness.run import jsonable
     from learners.probes import LAMBDAS
 
     task = build_task(cfg, seed)
@@ -406,7 +406,7 @@ def _fit_and_probe(cfg: DiagConfig, fit: FitSpec, seed: int) -> dict[str, Any]:
     finally:
         tracker.detach()
     wall = time.perf_counter() - t0
-    info = _jsonable(getattr(est, "fit_info_", {}))
+    info = jsonable(getattr(est, "fit_info_", {}))
     tracker.probe(est, int(info.get("steps_run", 0)), n_levels(task), "final")
     checks = parameter_checks(tracker, est.model_, fit.backward_depth)
     return {

@@ -14,14 +14,13 @@ import fcntl
 import json
 import os
 import sqlite3
-from collections.abc import Iterable
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from harness.record import JSON_COLUMNS, Record, column_names
+from harness.store.record import JSON_COLUMNS, Record, column_names
 
 DB_NAME = "results.sqlite"
 LOCK_NAME = ".lock"
@@ -70,22 +69,10 @@ class ResultStore:
         with self._conn:
             self._conn.execute(sql, [row[c] for c in cols])
 
-    def write_many(self, records: Iterable[Record]) -> None:
-        for rec in records:
-            self.write(rec)
-
-    def statuses(self) -> dict[str, str]:
-        """key -> status of every stored record."""
-        return dict(self._conn.execute("SELECT key, status FROM records").fetchall())
-
     def records(self) -> list[Record]:
         cur = self._conn.execute("SELECT * FROM records")
         names = [c[0] for c in cur.description]
         return [Record.from_row(dict(zip(names, row, strict=True))) for row in cur.fetchall()]
-
-    def count(self) -> int:
-        return int(self._conn.execute("SELECT COUNT(*) FROM records").fetchone()[0])
-
 
 def results_frame(run_dir: str | Path) -> pd.DataFrame:
     """All records of a run as a DataFrame (JSON columns parsed into dicts).

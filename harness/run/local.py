@@ -7,7 +7,7 @@
   whose resident memory passes the cap is killed and its job recorded as ``failed``; a worker that
   dies (``os._exit``, segfault, the kernel's OOM killer) has its job recorded as ``failed`` with the
   exit code or signal.  A replacement worker starts and the run goes on.
-* :class:`harness.dask_executor.DaskExecutor` runs jobs on a Dask cluster (same interface).
+* :class:`harness.run.cluster.DaskExecutor` runs jobs on a Dask cluster (same interface).
 
 Interface: ``submit(job)`` queues a job; ``poll(timeout)`` returns the ``(job, record)`` pairs that
 finished within ``timeout`` seconds; ``pending()`` counts queued + running jobs; ``close()`` stops
@@ -23,24 +23,17 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
-from typing import Any, Protocol
+from typing import Any
 
 import psutil
 
-from harness.job import JobContext, base_record, now_iso, run_job
-from harness.plan import Job
-from harness.record import Record
+from harness.experiment import Job
+from harness.run.job import JobContext, base_record, now_iso, run_job
+from harness.store import Record
 
 MEMORY_CHECK_S = 0.25
 READY = "ready"
 MAX_START_FAILURES = 3
-
-
-class Executor(Protocol):
-    def submit(self, job: Job) -> None: ...
-    def poll(self, timeout: float) -> list[tuple[Job, Record]]: ...
-    def pending(self) -> int: ...
-    def close(self) -> None: ...
 
 
 class SerialExecutor:
@@ -66,14 +59,14 @@ class SerialExecutor:
         self._queue.clear()
 
 
-def _worker_main(conn: Connection, ctx: JobContext) -> None:
+def worker_main(conn: Connection, ctx: JobContext) -> None:
     """Worker process loop: initialise, say "ready", then run jobs until None arrives.
 
     Initialisation (plugins, registries, torch) happens before "ready", so it is never counted
     against a job's timeout.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver handles Ctrl-C
-    from harness.plugins import load_plugin_files
+    from registry import load_plugin_files
 
     load_plugin_files(ctx.plugins)
     _preimport()
@@ -99,7 +92,7 @@ def _preimport() -> None:
 
 
 @dataclass
-class _Worker:
+class Worker:
     proc: Any
     conn: Connection
     job: Job | None = None
@@ -122,7 +115,7 @@ class LocalExecutor:
         self.memory_bytes = memory_bytes
         self._mp = mp.get_context("spawn")
         self._queue: deque[Job] = deque()
-        self._workers: list[_Worker] = []
+        self._workers: list[Worker] = []
         self._last_mem_check = 0.0
         self._start_failures = 0
 
@@ -165,14 +158,14 @@ class LocalExecutor:
         self._queue.clear()
 
     # -- internals ----------------------------------------------------------------------------
-    def _spawn(self) -> _Worker:
+    def _spawn(self) -> Worker:
         # idle OpenMP threads sleep instead of spinning: several workers share the cores
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         parent, child = self._mp.Pipe()
-        proc = self._mp.Process(target=_worker_main, args=(child, self.ctx), daemon=True)
+        proc = self._mp.Process(target=worker_main, args=(child, self.ctx), daemon=True)
         proc.start()
         child.close()
-        return _Worker(proc=proc, conn=parent)
+        return Worker(proc=proc, conn=parent)
 
     def _dispatch(self) -> None:
         while self._queue:
@@ -192,7 +185,7 @@ class LocalExecutor:
                 continue
             w.job, w.started = job, time.monotonic()
 
-    def _collect(self, w: _Worker) -> list[tuple[Job, Record]]:
+    def _collect(self, w: Worker) -> list[tuple[Job, Record]]:
         job = w.job
         if w.conn.poll():
             try:
@@ -248,7 +241,7 @@ class LocalExecutor:
                     self._replace(w)
         return out
 
-    def _kill(self, w: _Worker) -> None:
+    def _kill(self, w: Worker) -> None:
         try:
             for child in psutil.Process(w.pid).children(recursive=True):
                 child.kill()
@@ -258,7 +251,7 @@ class LocalExecutor:
             w.proc.kill()
         w.proc.join(timeout=5.0)
 
-    def _replace(self, w: _Worker) -> None:
+    def _replace(self, w: Worker) -> None:
         self._kill(w)
         w.conn.close()
         self._workers.remove(w)

@@ -264,19 +264,19 @@ def parse_spec(data: dict[str, Any], source: str = "spec") -> Spec:
 
 
 def preset_names() -> list[str]:
-    folder = resources.files("harness") / "presets"
+    folder = resources.files("harness.experiment") / "presets"
     names = (p.name for p in folder.iterdir())
     return sorted(n.removesuffix(".toml") for n in names if n.endswith(".toml"))
 
 
 def resolve_spec_path(spec: str | Path) -> Path:
-    """A path to a TOML file, or the name of a preset shipped in harness/presets/."""
+    """A path to a TOML file, or the name of a preset shipped in harness/experiment/presets/."""
     path = Path(spec)
     if path.suffix == ".toml" or path.exists():
         if not path.is_file():
             raise SpecError(f"spec file not found: {path}")
         return path
-    preset = resources.files("harness") / "presets" / f"{spec}.toml"
+    preset = resources.files("harness.experiment") / "presets" / f"{spec}.toml"
     if not preset.is_file():
         raise SpecError(f"unknown preset {str(spec)!r}; presets: {', '.join(preset_names())}")
     return Path(str(preset))
@@ -297,8 +297,8 @@ def load_spec(spec: str | Path) -> Spec:
 def check_plugins(spec: Spec, source: str = "spec") -> None:
     """Check that every task and learner exists and accepts its parameters: each learner is built
     once and its parameters checked against its ``_parameter_constraints``; each task is checked
-    with its ``check_params`` or built once (see :mod:`harness.validate`)."""
-    from harness.validate import ValidationFailure, validate_spec
+    with its ``check_params`` or built once (see :mod:`harness.experiment.validate`)."""
+    from harness.experiment.validate import ValidationFailure, validate_spec
 
     try:
         validate_spec(spec)

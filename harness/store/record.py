@@ -3,7 +3,7 @@
 Columns (units in brackets); JSON columns hold dicts.
 
 =================  =======================================================================
-key                stable content hash of the job (see :mod:`harness.plan`)
+key                stable content hash of the job (see :mod:`harness.experiment.planning`)
 task, task_label   task registry name; label = name plus its parameters, e.g. ``bfc(L=2,k=4)``
 task_params        JSON: the task's constructor parameters (without d and seed)
 d, n, seed         input dimension; number of training samples the learner received; seed

@@ -1,4 +1,4 @@
-"""Planning: expand a validated :class:`~harness.spec.Spec` into jobs with stable content keys.
+"""Planning: a validated :class:`~harness.experiment.Spec` as jobs with stable content keys.
 
 A *series* is one learning curve for one seed: (task, task params, d, learner, learner params,
 seed); its jobs run that series at every n of the n-grid.  A job's key is the SHA-1 of the canonical
@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.spec import Spec
+from harness.experiment.spec import Spec
 
 
 def content_key(payload: dict[str, Any]) -> str:
@@ -56,9 +56,6 @@ class Job:
     def series_key(self) -> str:
         """Key of the learning curve this job belongs to (everything but n)."""
         return content_key(self._identity(with_n=False))
-
-    def describe(self) -> str:
-        return f"{self.label} on {self.task_label} d={self.d} n={self.n} seed={self.seed}"
 
 
 @dataclass

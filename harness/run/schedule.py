@@ -1,7 +1,7 @@
 """Which job runs next: resume, resource admission and the adaptive n-search.
 
-For every series (one learning curve of one seed, see :mod:`harness.plan`) the scheduler walks the
-n-grid upwards:
+For every series (one learning curve of one seed, see :mod:`harness.experiment.planning`) the
+scheduler walks the n-grid upwards:
 
 * a job whose record is already stored is *done* and not run again (``failed``, ``timeout`` and
   ``skipped`` records are re-run only with ``retry_failed``);
@@ -28,13 +28,11 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from harness.job import base_record, now_iso
-from harness.plan import Job, Series
-from harness.record import Record
-from harness.spec import Eps
+from harness.experiment import Eps, Job, Series
+from harness.run.job import base_record, now_iso
+from harness.store import Record
 
 TIME_SLACK = 3.0
-FINAL = ("ok",)
 RETRYABLE = ("failed", "timeout", "skipped")
 
 Admission = Callable[[Job], "str | None"]

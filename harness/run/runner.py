@@ -27,14 +27,12 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from harness.execute import LocalExecutor, SerialExecutor
-from harness.job import JobContext, now_iso, versions
-from harness.plan import Job, plan
-from harness.plugins import plugin_paths
-from harness.record import Record
-from harness.schedule import TIME_SLACK, Scheduler
-from harness.spec import Spec
-from harness.store import ResultStore, RunLock
+from harness.experiment import Job, Spec, plan
+from harness.run.job import JobContext, now_iso, versions
+from harness.run.local import LocalExecutor, SerialExecutor
+from harness.run.schedule import TIME_SLACK, Scheduler
+from harness.store import Record, ResultStore, RunLock
+from registry import plugin_paths
 
 
 @dataclass
@@ -132,7 +130,7 @@ def make_executor(kind: str, ctx: JobContext, workers: int, spec: Spec, options:
         return LocalExecutor(ctx, workers=workers, timeout_s=spec.budget.timeout_s,
                              memory_bytes=mem)
     if kind == "dask":
-        from harness.dask_executor import DaskExecutor
+        from harness.run.cluster import DaskExecutor
 
         return DaskExecutor(ctx, workers=workers, timeout_s=spec.budget.timeout_s,
                             memory_bytes=mem,
@@ -186,7 +184,7 @@ def write_spec_files(run_dir: Path, spec: Spec, spec_text: str | None) -> None:
 def run_spec(spec: Spec, run_dir: str | Path, options: RunOptions | None = None,
              spec_text: str | None = None, console: Console | None = None) -> RunSummary:
     """Run (or resume) every job of ``spec`` into ``run_dir``; returns counts per status."""
-    from harness.validate import validate_spec
+    from harness.experiment import validate_spec
 
     validate_spec(spec)  # every learner and task configuration, before any job runs
     options = options or RunOptions()

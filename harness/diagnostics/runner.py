@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.diagnostics import (
+from harness.diagnostics.bfc import (
     DiagConfig,
     DiagnosticsError,
     build_task,
@@ -34,7 +34,7 @@ from harness.diagnostics import (
     plan_fits,
     run_fit,
 )
-from harness.job import now_iso
+from harness.run import now_iso
 
 DB_NAME = "diagnostics.sqlite"
 
@@ -141,7 +141,7 @@ def run_diagnostics(cfg: DiagConfig, run_dir: str | Path, config_text: str | Non
                     retry_failed: bool = False, progress: bool = False,
                     console=None) -> DiagSummary:
     """Run (or resume) every fit of ``cfg`` into ``run_dir``; see the module docstring."""
-    from harness.runner import provenance
+    from harness.run import provenance
     from harness.store import RunLock
 
     run_dir = Path(run_dir)

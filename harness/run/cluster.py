@@ -6,7 +6,7 @@ that come and go.  hierbench adds only what Dask cannot do for a task that runs 
 
 How a job runs
     The driver submits one Dask task per job.  In the Dask worker, the task hands the job to a
-    one-process :class:`~harness.execute.LocalExecutor` owned by that worker thread (a *slot*): a
+    one-process :class:`~harness.run.local.LocalExecutor` owned by that worker thread (a *slot*): a
     long-lived child process started with ``spawn`` that loads the run's plugin files once and then
     runs one job after another.  The slot enforces the timeout and the memory cap and turns a child
     that dies (exception, ``os._exit``, segfault, OOM killer) into a ``failed``/``timeout`` record
@@ -56,10 +56,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.execute import LocalExecutor, _Worker, _worker_main
-from harness.job import JobContext, base_record, now_iso, one_line
-from harness.plan import Job
-from harness.record import Record
+from harness.experiment import Job
+from harness.run.job import JobContext, base_record, now_iso, one_line
+from harness.run.local import LocalExecutor, Worker, worker_main
+from harness.store import Record
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def _child_main(conn: Any, ctx: JobContext, parent_pid: int) -> None:
     """The job process of a slot: the local executor's worker loop, plus an orphan check."""
     threading.Thread(target=_exit_when_orphaned, args=(parent_pid,), daemon=True).start()
     try:
-        _worker_main(conn, ctx)
+        worker_main(conn, ctx)
     except (BrokenPipeError, ConnectionResetError, EOFError):  # the Dask worker died mid-job
         os._exit(70)
 
@@ -107,7 +107,7 @@ def _exit_when_orphaned(parent_pid: int) -> None:
 class _ChildExecutor(LocalExecutor):
     """A :class:`LocalExecutor` whose job processes exit when the Dask worker dies."""
 
-    def _spawn(self) -> _Worker:
+    def _spawn(self) -> Worker:
         # Dask's nanny starts workers as daemonic processes, which multiprocessing forbids to have
         # children; the children are ours to manage (killed on close, or exit when orphaned).
         mp.current_process()._config["daemon"] = False  # type: ignore[attr-defined]
@@ -116,7 +116,7 @@ class _ChildExecutor(LocalExecutor):
                                 daemon=True)
         proc.start()
         child.close()
-        return _Worker(proc=proc, conn=parent)
+        return Worker(proc=proc, conn=parent)
 
 
 @dataclass

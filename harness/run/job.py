@@ -1,4 +1,4 @@
-"""Running one job: draw data, fit, predict, measure, and return a :class:`~harness.record.Record`.
+"""Running one job: draw data, fit, predict, measure, and return a :class:`~harness.store.Record`.
 
 Data (docs/design.md, "Definitions"):
 
@@ -34,8 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.plan import Job
-from harness.record import Record
+from harness.experiment import Job
+from harness.store import Record
 from tasks.streams import Stream, stream_rng
 
 TRACEBACK_LINES = 15
@@ -191,7 +191,7 @@ def _fit_and_score(job: Job, ctx: JobContext, started: str, extra: dict[str, Any
         pred = np.asarray(est.predict(X_test), dtype=np.float64).ravel()
         predict_wall = time.perf_counter() - t1
         train_pred = np.asarray(est.predict(X), dtype=np.float64).ravel()
-    fit_info = _jsonable(getattr(est, "fit_info_", {}))
+    fit_info = jsonable(getattr(est, "fit_info_", {}))
     timing = dict(fit_wall_s=fit_wall, fit_cpu_s=fit_cpu, predict_wall_s=predict_wall,
                   peak_mem_bytes=peak.bytes, fit_info=fit_info)
     if pred.shape != y_test.shape or not np.all(np.isfinite(pred)):
@@ -231,12 +231,12 @@ def resolve_task_values(learner: str, params: dict[str, Any], task: Any,
     return {**params, **{k: int(degree) for k in keys}}
 
 
-def _jsonable(obj: Any) -> Any:
+def jsonable(obj: Any) -> Any:
     """Best-effort conversion of a learner's fit_info_ to JSON types."""
     if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v) for v in obj]
     if isinstance(obj, (np.generic,)):
         return obj.item()
     if isinstance(obj, (str, int, float, bool)) or obj is None:

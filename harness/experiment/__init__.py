@@ -1,0 +1,38 @@
+"""The experiment: what to run.  A spec (preset TOML), its validation, and the plan of jobs.
+
+* :mod:`harness.experiment.spec` -- the :class:`Spec` model (tasks, learners, n grid, eps,
+  budget, execution, verdict), the shipped presets (``presets/*.toml``) and :func:`load_spec`;
+* :mod:`harness.experiment.validate` -- every task and learner configuration built once (or
+  checked with its ``check_params``) before anything runs: :func:`validate_spec`;
+* :mod:`harness.experiment.planning` -- the spec expanded into :class:`Series` of :class:`Job`
+  with stable content keys: :func:`plan`.
+"""
+
+from harness.experiment.planning import Job, Series, all_jobs, content_key, plan
+from harness.experiment.spec import (
+    Budget,
+    Eps,
+    Execution,
+    LearnerSpec,
+    NGrid,
+    Seeds,
+    Spec,
+    SpecError,
+    TaskSpec,
+    VerdictSpec,
+    check_plugins,
+    format_validation_error,
+    load_spec,
+    parse_spec,
+    preset_names,
+    resolve_spec_path,
+    task_label,
+)
+from harness.experiment.validate import ValidationFailure, validate_spec
+
+__all__ = [
+    "Budget", "Eps", "Execution", "LearnerSpec", "NGrid", "Seeds", "Spec", "SpecError", "TaskSpec",
+    "VerdictSpec", "check_plugins", "format_validation_error", "load_spec", "parse_spec",
+    "preset_names", "resolve_spec_path", "task_label", "Job", "Series", "all_jobs",
+    "content_key", "plan", "ValidationFailure", "validate_spec",
+]
