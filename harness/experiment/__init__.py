@@ -21,18 +21,23 @@ from harness.experiment.spec import (
     TaskSpec,
     VerdictSpec,
     check_plugins,
+    find_toml,
     format_validation_error,
     load_spec,
     parse_spec,
+    preset_folder,
     preset_names,
+    read_toml,
     resolve_spec_path,
     task_label,
+    toml_names,
 )
 from harness.experiment.validate import ValidationFailure, validate_spec
 
 __all__ = [
     "Budget", "Eps", "Execution", "LearnerSpec", "NGrid", "Seeds", "Spec", "SpecError", "TaskSpec",
     "VerdictSpec", "check_plugins", "format_validation_error", "load_spec", "parse_spec",
-    "preset_names", "resolve_spec_path", "task_label", "Job", "Series", "all_jobs",
+    "preset_names", "resolve_spec_path", "task_label", "find_toml", "preset_folder",
+    "read_toml", "toml_names", "Job", "Series", "all_jobs",
     "content_key", "plan", "ValidationFailure", "validate_spec",
 ]

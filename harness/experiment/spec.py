@@ -263,32 +263,58 @@ def parse_spec(data: dict[str, Any], source: str = "spec") -> Spec:
         raise SpecError(f"{source}: {format_validation_error(exc)}") from None
 
 
+def toml_names(folder: Path) -> list[str]:
+    """The names (without ``.toml``) of the TOML files in ``folder``; [] if it does not exist."""
+    if not folder.is_dir():
+        return []
+    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir()
+                  if p.name.endswith(".toml"))
+
+
 def preset_names() -> list[str]:
-    folder = resources.files("harness.experiment") / "presets"
-    names = (p.name for p in folder.iterdir())
-    return sorted(n.removesuffix(".toml") for n in names if n.endswith(".toml"))
+    return toml_names(preset_folder())
+
+
+def find_toml(name: str | Path, folder: Path, error: type[ValueError] = SpecError,
+              what: str = "spec", preset_kind: str = "preset") -> Path:
+    """A path to a TOML file, or the name of a preset in ``folder``; ``error`` with one line if
+    neither exists (``what`` and ``preset_kind`` name the file in the message)."""
+    path = Path(name)
+    if path.suffix == ".toml" or path.exists():
+        if not path.is_file():
+            raise error(f"{what} file not found: {path}")
+        return path
+    preset = folder / f"{name}.toml"
+    if not preset.is_file():
+        raise error(f"unknown {preset_kind} {str(name)!r}; presets: "
+                    f"{', '.join(toml_names(folder))}")
+    return preset
+
+
+def read_toml(path: Path, error: type[ValueError] = SpecError) -> tuple[dict[str, Any], str]:
+    """(data, text) of a TOML file: the one TOML reader of specs and diagnostics configs.  A
+    syntax error raises ``error`` with one line naming the file."""
+    text = path.read_text()
+    try:
+        return tomllib.loads(text), text
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{path.name}: invalid TOML: {exc}") from None
+
+
+def preset_folder() -> Path:
+    """The shipped spec presets: ``harness/experiment/presets/``."""
+    return Path(str(resources.files("harness.experiment") / "presets"))
 
 
 def resolve_spec_path(spec: str | Path) -> Path:
     """A path to a TOML file, or the name of a preset shipped in harness/experiment/presets/."""
-    path = Path(spec)
-    if path.suffix == ".toml" or path.exists():
-        if not path.is_file():
-            raise SpecError(f"spec file not found: {path}")
-        return path
-    preset = resources.files("harness.experiment") / "presets" / f"{spec}.toml"
-    if not preset.is_file():
-        raise SpecError(f"unknown preset {str(spec)!r}; presets: {', '.join(preset_names())}")
-    return Path(str(preset))
+    return find_toml(spec, preset_folder())
 
 
 def load_spec(spec: str | Path) -> Spec:
     """Read and validate a spec from a preset name or a TOML path."""
     path = resolve_spec_path(spec)
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{path.name}: invalid TOML: {exc}") from None
+    data, _ = read_toml(path)
     spec_obj = parse_spec(data, source=path.name)
     check_plugins(spec_obj, source=path.name)
     return spec_obj
