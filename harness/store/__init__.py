@@ -12,9 +12,13 @@ from harness.store.results import (
     ResultStore,
     RunLock,
     RunLockedError,
+    connect,
+    connect_read_only,
     export,
     results_frame,
+    write_row,
 )
 
 __all__ = ["JSON_COLUMNS", "STATUSES", "Record", "column_names", "DB_NAME", "LOCK_NAME",
-           "ResultStore", "RunLock", "RunLockedError", "export", "results_frame"]
+           "ResultStore", "RunLock", "RunLockedError", "export", "results_frame", "connect",
+           "connect_read_only", "write_row"]

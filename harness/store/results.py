@@ -30,6 +30,30 @@ _SQL_TYPES = {"d": "INTEGER", "n": "INTEGER", "seed": "INTEGER", "n_test": "INTE
               "predict_wall_s": "REAL", "hierarchy_index": "REAL", "top_share": "REAL"}
 
 
+def connect(path: str | Path) -> sqlite3.Connection:
+    """A writing connection to a run database with the crash-safety pragmas of the module doc
+    (``journal_mode=WAL``, ``synchronous=FULL``); used by every store of a run folder."""
+    conn = sqlite3.connect(path, timeout=30.0)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    return conn
+
+
+def connect_read_only(path: str | Path) -> sqlite3.Connection:
+    """A read-only connection (through a file URI, so paths with spaces or ``#`` work): safe
+    while a run is still writing."""
+    return sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+
+
+def write_row(conn: sqlite3.Connection, table: str, row: dict[str, Any]) -> None:
+    """``INSERT OR REPLACE`` one row (column -> value) into ``table`` in its own transaction."""
+    cols = list(row)
+    sql = (f"INSERT OR REPLACE INTO {table} ({', '.join(cols)}) "
+           f"VALUES ({', '.join('?' for _ in cols)})")
+    with conn:
+        conn.execute(sql, [row[c] for c in cols])
+
+
 class RunLockedError(RuntimeError):
     """Another process is running into the same run folder."""
 
@@ -41,9 +65,7 @@ class ResultStore:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.run_dir / DB_NAME
-        self._conn = sqlite3.connect(self.path, timeout=30.0)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn = connect(self.path)
         cols = ", ".join(
             f"{c} {_SQL_TYPES.get(c, 'TEXT')}{' PRIMARY KEY' if c == 'key' else ''}"
             for c in column_names()
@@ -62,12 +84,7 @@ class ResultStore:
 
     def write(self, record: Record) -> None:
         """Insert or replace one record and commit it."""
-        row = record.to_row()
-        cols = list(row)
-        sql = (f"INSERT OR REPLACE INTO records ({', '.join(cols)}) "
-               f"VALUES ({', '.join('?' for _ in cols)})")
-        with self._conn:
-            self._conn.execute(sql, [row[c] for c in cols])
+        write_row(self._conn, "records", record.to_row())
 
     def records(self) -> list[Record]:
         cur = self._conn.execute("SELECT * FROM records")
@@ -83,7 +100,7 @@ def results_frame(run_dir: str | Path) -> pd.DataFrame:
     path = Path(run_dir) / DB_NAME
     if not path.is_file():
         raise FileNotFoundError(f"no results database in {run_dir} (expected {DB_NAME})")
-    with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+    with closing(connect_read_only(path)) as conn:
         df = pd.read_sql_query("SELECT * FROM records", conn)
     for col in JSON_COLUMNS:
         if col in df:
