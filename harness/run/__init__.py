@@ -22,7 +22,13 @@ from harness.run.job import (
     one_line,
     run_job,
 )
-from harness.run.local import LocalExecutor, SerialExecutor
+from harness.run.local import (
+    LocalExecutor,
+    RunnableJob,
+    SerialExecutor,
+    execute,
+    stopped_record,
+)
 from harness.run.runner import (
     FailedLearner,
     RunOptions,
@@ -36,6 +42,7 @@ from harness.run.schedule import TIME_SLACK, Scheduler
 __all__ = [
     "ClusterError", "DaskExecutor", "JobContext", "draw_test_set", "draw_training_set",
     "jsonable", "limit_threads", "normalised_mse", "now_iso", "one_line", "run_job",
-    "LocalExecutor", "SerialExecutor", "FailedLearner", "RunOptions", "RunSummary",
+    "LocalExecutor", "RunnableJob", "SerialExecutor", "execute", "stopped_record",
+    "FailedLearner", "RunOptions", "RunSummary",
     "failed_learners", "provenance", "run_spec", "TIME_SLACK", "Scheduler",
 ]

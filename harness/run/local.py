@@ -12,6 +12,11 @@
 Interface: ``submit(job)`` queues a job; ``poll(timeout)`` returns the ``(job, record)`` pairs that
 finished within ``timeout`` seconds; ``pending()`` counts queued + running jobs; ``close()`` stops
 the workers.  Records are created in workers but stored only by the driver.
+
+A job is a benchmark :class:`~harness.experiment.Job` (run by :func:`~harness.run.job.run_job`,
+recorded as a :class:`~harness.store.Record`) or any other :class:`RunnableJob` (for instance a
+fit of the BFC diagnostics), which runs itself and makes its own records: :func:`execute` and
+:func:`stopped_record` choose.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import psutil
 
@@ -34,6 +39,37 @@ from harness.store import Record
 MEMORY_CHECK_S = 0.25
 READY = "ready"
 MAX_START_FAILURES = 3
+
+
+@runtime_checkable
+class RunnableJob(Protocol):
+    """A job that is not a benchmark :class:`Job`: it runs itself and makes its own records.
+
+    ``run(ctx)`` computes the job's record and never raises (a failure is a record);
+    ``stopped(status, **fields)`` is the record of the job when the executor had to stop or
+    lose it (``status`` "timeout" or "failed"; ``fields``: ``reason``, ``started_at``,
+    ``finished_at`` and possibly ``fit_wall_s``, ``peak_mem_bytes``).  ``key`` names the job;
+    ``learner`` and ``learner_params`` let the Dask executor route GPU learners.
+    """
+
+    key: str
+    learner: str
+    learner_params: dict[str, Any]
+
+    def run(self, ctx: JobContext) -> Any: ...
+
+    def stopped(self, status: str, **fields: Any) -> Any: ...
+
+
+def execute(job: Job | RunnableJob, ctx: JobContext) -> Any:
+    """Run one job in this process: a :class:`Job` by ``run_job``, any other by ``job.run``."""
+    return run_job(job, ctx) if isinstance(job, Job) else job.run(ctx)
+
+
+def stopped_record(job: Job | RunnableJob, status: str, **fields: Any) -> Any:
+    """The record of a job the executor stopped (timeout, memory cap) or lost (a dead process)."""
+    return base_record(job, status, **fields) if isinstance(job, Job) \
+        else job.stopped(status, **fields)
 
 
 class SerialExecutor:
@@ -50,7 +86,7 @@ class SerialExecutor:
         if not self._queue:
             return []
         job = self._queue.popleft()
-        return [(job, run_job(job, self.ctx))]
+        return [(job, execute(job, self.ctx))]
 
     def pending(self) -> int:
         return len(self._queue)
@@ -78,7 +114,7 @@ def worker_main(conn: Connection, ctx: JobContext) -> None:
             return
         if job is None:
             return
-        conn.send(run_job(job, ctx))
+        conn.send(execute(job, ctx))
 
 
 def _preimport() -> None:
@@ -225,7 +261,7 @@ class LocalExecutor:
                 continue
             elapsed = now - w.started
             if elapsed > self.timeout_s:
-                rec = base_record(w.job, "timeout", reason=(
+                rec = stopped_record(w.job, "timeout", reason=(
                     f"exceeded the per-job timeout of {self.timeout_s:g} s; worker killed"),
                     fit_wall_s=elapsed, started_at=_iso_ago(elapsed), finished_at=now_iso())
                 out.append((w.job, rec))
@@ -233,7 +269,7 @@ class LocalExecutor:
             elif check_mem:
                 rss = _tree_rss(w.pid)
                 if rss > self.memory_bytes:
-                    rec = base_record(w.job, "failed", reason=(
+                    rec = stopped_record(w.job, "failed", reason=(
                         f"exceeded the memory cap: {rss / 2**30:.2f} GiB > "
                         f"{self.memory_bytes / 2**30:.2f} GiB; worker killed"),
                         peak_mem_bytes=rss, started_at=_iso_ago(elapsed), finished_at=now_iso())
@@ -277,7 +313,7 @@ def _died_record(job: Job, exitcode: int | None, started: float) -> Record:
         how = f"exited with code {exitcode}"
     hint = " (out of memory?)" if exitcode == -signal.SIGKILL else ""
     elapsed = time.monotonic() - started
-    return base_record(job, "failed", reason=f"worker process died: {how}{hint}",
+    return stopped_record(job, "failed", reason=f"worker process died: {how}{hint}",
                        started_at=_iso_ago(elapsed), finished_at=now_iso())
 
 
