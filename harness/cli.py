@@ -223,11 +223,16 @@ def diagnose(
         "--preset", help="Diagnostics preset (default: bfc-diagnostics).")] = None,
     out_dir: Annotated[Path | None, typer.Option(
         "--out", help="Run folder (default: runs/<name>).")] = None,
+    executor: Annotated[str | None, typer.Option(
+        help="serial | local | dask (default: the config's, else serial with one worker, "
+             "local with more).")] = None,
     workers: Annotated[int | None, typer.Option(
         help="Worker processes (default: the config's, else 1).")] = None,
     threads: Annotated[int | None, typer.Option(
         help="BLAS/torch threads per fit (default: the config's, else 1).")] = None,
-    retry_failed: Annotated[bool, typer.Option(help="Re-run failed fits.")] = False,
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address.")] = None,
+    retry_failed: Annotated[bool, typer.Option(
+        help="Re-run failed and timed-out fits.")] = False,
     report_only: Annotated[bool, typer.Option(help="Only rebuild the report.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
@@ -240,6 +245,8 @@ def diagnose(
     for name, value in (("--workers", workers), ("--threads", threads)):
         if value is not None and value <= 0:
             _fail(f"{name} must be > 0, got {value}")
+    if executor is not None and executor not in ("serial", "local", "dask"):
+        _fail(f"--executor must be serial, local or dask, got {executor!r}")
     try:
         cfg, text = load_config(config or preset or DEFAULT_PRESET)
     except DiagnosticsError as exc:
@@ -248,7 +255,8 @@ def diagnose(
     if not report_only:
         try:
             summary = run_diagnostics(cfg, run_dir, text, workers=workers, threads=threads,
-                                      retry_failed=retry_failed, progress=progress, console=err)
+                                      retry_failed=retry_failed, progress=progress, console=err,
+                                      executor=executor, scheduler=scheduler)
         except (DiagnosticsError, RunLockedError) as exc:
             _fail(str(exc))
         counts = ", ".join(f"{v} {k}" for k, v in sorted(summary.counts.items())) or "none"
@@ -262,11 +270,11 @@ def diagnose(
 
 
 def _build_diagnostics_report(run_dir: Path) -> None:
-    from harness.diagnostics import DiagnosticsError
+    from harness.diagnostics import DB_NAME, DiagnosticsError
     from reports.diagnostics import build_diagnostics_report
 
-    if not (run_dir / "diagnostics.sqlite").is_file():
-        _fail(f"{run_dir} is not a diagnostics folder (no diagnostics.sqlite)")
+    if not (run_dir / DB_NAME).is_file():
+        _fail(f"{run_dir} is not a diagnostics folder (no {DB_NAME})")
     try:
         folder = build_diagnostics_report(run_dir)
     except DiagnosticsError as exc:

@@ -29,7 +29,7 @@ relative parameter change ||theta_b(end) - theta_b(t_{b+1})|| / ||theta_b(t_{b+1
 the start of stage b + 1) and ``frozen_max_change`` (the largest |change| of any parameter of a
 block between the stage it is frozen from, b + m + 1, and the end: 0 when freezing works).
 
-Running, storing and resuming: :mod:`harness.diagnostics.runner`.
+Running and resuming: :mod:`harness.diagnostics.runner`; storing: :mod:`harness.diagnostics.store`.
 """
 
 from __future__ import annotations
@@ -37,16 +37,22 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from harness.experiment import Seeds, format_validation_error
+from harness.experiment import (
+    Budget,
+    Seeds,
+    find_toml,
+    format_validation_error,
+    read_toml,
+    toml_names,
+)
 from harness.run import (
     draw_test_set,
     draw_training_set,
@@ -94,8 +100,13 @@ class ProbeCfg(_Strict):
 
 
 class ExecutionCfg(_Strict):
+    """Where the fits run: the executors of ``hierbench run`` (:mod:`harness.run`).  ``executor``
+    None means ``serial`` with one worker and ``local`` with more."""
+
+    executor: Literal["serial", "local", "dask"] | None = None
     workers: PositiveInt | None = None
     threads: PositiveInt | None = None
+    scheduler: str | None = None
 
 
 class DiagConfig(_Strict):
@@ -111,11 +122,12 @@ class DiagConfig(_Strict):
     learner: dict[str, Any] = Field(default_factory=dict)
     variants: VariantsCfg = VariantsCfg()
     probe: ProbeCfg = ProbeCfg()
+    budget: Budget = Budget()
     execution: ExecutionCfg = ExecutionCfg()
 
     def digest(self) -> str:
-        """Hash of what determines the fits (not the execution settings)."""
-        data = self.model_dump(exclude={"execution", "description"})
+        """Hash of what determines the fits (not the budget or the execution settings)."""
+        data = self.model_dump(exclude={"execution", "description", "budget"})
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -124,35 +136,20 @@ def preset_dir() -> Path:
 
 
 def diagnostics_presets() -> list[str]:
-    folder = preset_dir()
-    if not folder.is_dir():
-        return []
-    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir()
-                  if p.name.endswith(".toml"))
+    return toml_names(preset_dir())
 
 
 def resolve_config_path(config: str | Path) -> Path:
     """A TOML path, or the name of a diagnostics preset (harness/experiment/presets/diagnostics)."""
-    path = Path(config)
-    if path.suffix == ".toml" or path.exists():
-        if not path.is_file():
-            raise DiagnosticsError(f"config file not found: {path}")
-        return path
-    preset = preset_dir() / f"{config}.toml"
-    if not preset.is_file():
-        raise DiagnosticsError(f"unknown diagnostics preset {str(config)!r}; presets: "
-                               f"{', '.join(diagnostics_presets())}")
-    return preset
+    return find_toml(config, preset_dir(), DiagnosticsError, what="config",
+                     preset_kind="diagnostics preset")
 
 
 def load_config(config: str | Path) -> tuple[DiagConfig, str]:
-    """(validated config, its TOML text) from a preset name or a path; one-line errors."""
+    """(validated config, its TOML text) from a preset name or a path; one-line errors.  The
+    file is read by the specs' TOML reader (:func:`harness.experiment.read_toml`)."""
     path = resolve_config_path(config)
-    text = path.read_text()
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise DiagnosticsError(f"{path.name}: invalid TOML: {exc}") from None
+    data, text = read_toml(path, DiagnosticsError)
     return parse_config(data, source=path.name), text
 
 
