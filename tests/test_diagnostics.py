@@ -3,6 +3,7 @@ stage switches, crash-safe resume, the CLI command and the computed report."""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -11,7 +12,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import PLUGINS, ROOT
 from typer.testing import CliRunner
 
 from harness.cli import app
@@ -113,6 +114,21 @@ def test_plan_merges_equivalent_schedules():
         "end_to_end", "layerwise", "m=0", "m=1", "m=2"]
     no_lw = plan_fits(_tiny(variants={"layerwise": False, "backward_depths": [0, 4]}), 3)
     assert [(f.variant, f.m_values) for f in no_lw] == [("end_to_end", (4,)), ("m=0", (0,))]
+
+
+def test_digest_ignores_budget_and_execution_and_is_that_of_earlier_folders():
+    """Folders written before ``[budget]`` and ``execution.executor`` existed resume: the digest
+    of the tiny config and of the preset are the values those folders hold."""
+    cfg = _tiny()
+    assert cfg.digest() == "5b57701384cf1296"
+    assert load_config("bfc-diagnostics")[0].digest() == "a9dd2b1c36c92900"
+    other = _tiny(budget={"timeout_s": 5, "memory_gb": 1},
+                  execution={"executor": "dask", "workers": 3, "scheduler": "tcp://x:1"})
+    assert other.digest() == cfg.digest() and _tiny(n=301).digest() != cfg.digest()
+    with pytest.raises(DiagnosticsError, match=r"tiny: execution.executor: Input should be"):
+        _tiny(execution={"executor": "threads"})
+    with pytest.raises(DiagnosticsError, match=r"tiny: budget.timeout_s: Input should be greater"):
+        _tiny(budget={"timeout_s": 0})
 
 
 def _fit(cfg, fit, seed=0, callback=None):
@@ -282,33 +298,13 @@ def test_a_dead_worker_is_recorded_failed_and_the_run_goes_on(tmp_path):
     assert sorted(r["status"] for r in load_fits(run_dir)) == ["ok"] * total
 
 
-MISBEHAVING_TASK = '''
-"""bfc, but the training set of seed 1 never comes and seed 2's raises (diagnostics tests)."""
-import time
-
-from tasks import register_task
-from tasks.bfc import BFCTask
-
-
-@register_task("bfc_misbehaves")
-class Misbehaves(BFCTask):
-    def sample(self, n, rng):
-        if self.seed == 1:
-            time.sleep(600)
-        if self.seed == 2:
-            raise RuntimeError("boom from a diagnostics plugin")
-        return super().sample(n, rng)
-'''
-
-
 def test_a_fit_that_raises_or_exceeds_its_timeout_is_recorded_and_the_run_goes_on(tmp_path):
-    """Through the local executor: seed 1's fit passes the per-fit timeout (killed, stored as
-    timeout), seed 2's raises (stored as failed), seeds 0 and 3 are fitted as in-process."""
+    """Through the local executor (task: tests/plugins/misbehaving_task.py): seed 1's fit passes
+    the per-fit timeout (killed, stored as timeout), seed 2's raises (stored as failed), seeds 0
+    and 3 are fitted as in-process."""
     from registry import load_plugin_file
 
-    plugin = tmp_path / "misbehaving_task.py"
-    plugin.write_text(MISBEHAVING_TASK)
-    load_plugin_file(plugin)  # workers load it too (the executors pass plugin_paths())
+    load_plugin_file(PLUGINS / "misbehaving_task.py")  # workers load it too (plugin_paths())
     cfg = _tiny(seeds=[0, 1, 2, 3], task={"name": "bfc_misbehaves"},
                 variants={"layerwise": False, "backward_depths": []},
                 budget={"timeout_s": 12}, execution={"executor": "local", "workers": 2})
@@ -326,6 +322,24 @@ def test_a_fit_that_raises_or_exceeds_its_timeout_is_recorded_and_the_run_goes_o
         assert rows[seed]["checkpoints"] == again["checkpoints"]
     resumed = run_diagnostics(cfg, tmp_path / "run", executor="serial")
     assert resumed.already_done == 4 and resumed.counts == {}
+
+
+def test_fits_run_on_dask_as_in_process(tmp_path):
+    """``--executor dask`` (a LocalCluster): the fit is the in-process fit, run on a Dask worker."""
+    path = tmp_path / "one.toml"
+    path.write_text(TINY.replace("seeds = 2", "seeds = [1]")
+                    + "[variants]\nlayerwise = false\nbackward_depths = []\n")
+    cfg, _ = load_config(path)
+    res = hierbench("diagnose", str(path), "--out", str(tmp_path / "run"), "--executor", "dask",
+                    "--workers", "1", "--no-progress")
+    assert "1 ok" in res.stderr
+    (row,) = load_fits(tmp_path / "run")
+    again = run_fit(cfg.model_dump(), plan_fits(cfg, 3)[0].__dict__, 1, 1)
+    assert row["status"] == "ok" and row["checkpoints"] == again["checkpoints"]
+    assert row["test_error"] == again["test_error"]
+    assert str(row["fit_info"]["dask_worker"]).startswith("tcp://127.0.0.1:")
+    prov = json.loads((tmp_path / "run" / "provenance.json").read_text())
+    assert prov["executor"] == "dask" and prov["workers"] == 1
 
 
 # -- statistics and the report -----------------------------------------------------------------

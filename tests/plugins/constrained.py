@@ -2,13 +2,17 @@
 fit) and a task with a cheap ``check_params`` classmethod, for spec-time validation tests."""
 
 from numbers import Integral, Real
+from pathlib import Path
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from learners import HierbenchLearner, register_learner
-from tasks import Task, register_task
-from tasks.base import reference_rng
+from registry import load_plugin_file
+from tasks import get_task_class, register_task
+
+load_plugin_file(Path(__file__).with_name("linear_task.py"))  # the task this one extends
+LinearTask = get_task_class("linear")
 
 
 @register_learner("constrained")
@@ -39,8 +43,9 @@ class ConstrainedLearner(HierbenchLearner):
 
 
 @register_task("checked_linear")
-class CheckedLinearTask(Task):
-    """y = w.x / |w| with a parameter ``scale`` that must be > 0 (checked without building)."""
+class CheckedLinearTask(LinearTask):
+    """The linear plugin task y = scale * w.x / |w|, with a parameter ``scale`` that must be > 0
+    (checked without building)."""
 
     name = "checked_linear"
 
@@ -55,17 +60,4 @@ class CheckedLinearTask(Task):
 
     def __init__(self, d, seed=0, noise=0.0, scale=1.0):
         super().__init__(d, seed=seed, noise=noise)
-        w = reference_rng(self.seed, 0).standard_normal(self.d)
-        self.w = scale * w / np.linalg.norm(w)
-
-    def _draw_inputs(self, n, rng):
-        return rng.standard_normal((n, self.d))
-
-    def target(self, X):
-        return X @ self.w
-
-    def hierarchy(self, X):
-        return [self.target(X)[:, None]]
-
-    def level_shares(self):
-        return [1.0]
+        self.w = scale * self.w
