@@ -5,7 +5,8 @@
   on noiseless data with enough samples, and R^2 < 1 at degree p - 1 unless it has no degree-p part.
 * ``incremental_r2(levels, y)``: the increase in R^2 as each level's features join a least-squares
   fit on the features of the levels below it (constant included): the "share beyond the levels
-  below" that ``Task.level_shares`` reports.
+  below" that ``Task.level_shares`` reports; ``incremental_r2_lstsq`` is its slow, rank-robust
+  reference (one least-squares fit per level).
 * ``gauss_hermite_grid`` / ``hermite_degree_profile``: exact population versions for Gaussian
   inputs in small d.  A tensor Gauss-Hermite rule with n nodes per axis integrates polynomials of
   degree <= 2n - 1 in each variable exactly, so for f of degree <= n - 1 the Hermite coefficients
@@ -74,14 +75,14 @@ def incremental_r2(levels: Sequence[np.ndarray], y: np.ndarray,
     except np.linalg.LinAlgError:
         if weights is not None:
             raise
-        return _incremental_r2_lstsq(feats, y)
+        return incremental_r2_lstsq(feats, y)
     coords = R[:-1, -1] ** 2
     tss = coords.sum() + R[-1, -1] ** 2 - coords[0]  # total minus the constant's part
     bounds = np.cumsum([1] + [F.shape[1] for F in feats])
     return [float(coords[bounds[i]:bounds[i + 1]].sum() / tss) for i in range(len(feats))]
 
 
-def _incremental_r2_lstsq(feats: Sequence[np.ndarray], y: np.ndarray) -> list[float]:
+def incremental_r2_lstsq(feats: Sequence[np.ndarray], y: np.ndarray) -> list[float]:
     """Slow, rank-robust version of :func:`incremental_r2` (one least-squares fit per level)."""
     n = y.shape[0]
     cols = [np.ones((n, 1))]
