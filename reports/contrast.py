@@ -19,7 +19,14 @@ import seaborn as sns
 
 from harness.analysis import Analysis
 from reports import tables as T
-from reports.figures import Figure, d_ticks, learner_legend, loglog, run_styles, save_figure
+from reports.figures import (
+    Figure,
+    d_grid,
+    finish_d_grid,
+    learner_legend,
+    run_styles,
+    save_figure,
+)
 from reports.style import slug
 
 CI_TEXT = ("95 % intervals: the hull of a studentised bootstrap over seeds (teachers, paired "
@@ -179,8 +186,7 @@ def nstar_theory_figures(a: Analysis, out: Path) -> list[Figure]:
         c = c[c["label"].isin(labels)]
         if c.empty:
             continue
-        grid = sns.FacetGrid(c, col="task_label", col_wrap=min(3, c["task_label"].nunique()),
-                             height=2.8, aspect=1.1, sharey=False, despine=False)
+        grid = d_grid(c, aspect=1.1)
 
         def draw(data: pd.DataFrame, **_kw) -> None:
             ax = plt.gca()
@@ -203,13 +209,9 @@ def nstar_theory_figures(a: Analysis, out: Path) -> list[Figure]:
                     shift = np.exp(np.nanmean(np.log(y)) - np.mean(np.log(t["n_theory"])))
                     ax.plot(t["d"], shift * t["n_theory"], color=st["color"], ls="--", lw=1.0)
 
-        grid.map_dataframe(draw)
-        loglog(grid)
-        d_ticks(grid, c["d"])
-        grid.set_titles("{col_name}")
-        grid.set_axis_labels("d (input dimension)", "n*(eps)")
-        learner_legend(grid, styles, labels, [("ML fit", {"color": "0.3"}),
-                                              ("finite-d theory", {"color": "0.3", "ls": "--"})])
+        finish_d_grid(grid, draw, c["d"], "{col_name}", "n*(eps)", styles, labels,
+                      [("ML fit", {"color": "0.3"}),
+                       ("finite-d theory", {"color": "0.3", "ls": "--"})])
         figs.append(save_figure(
             grid, out, f"nstar_theory_{slug(task)}", f"n* against d with finite-d theory: {task}",
             "Median n* per learner (open markers: censored, n* > value), the censored-ML power "

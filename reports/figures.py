@@ -71,6 +71,30 @@ def learner_legend(grid, styles: dict, labels: list[str],
     grid.add_legend(legend_data=handles, title="learner")
 
 
+def d_grid(c: pd.DataFrame, aspect: float = 1.15) -> sns.FacetGrid:
+    """The panels of a quantity against d: one per task configuration, at most three a row, each
+    with its own y axis (n* and t* figures, n* with the theory curves)."""
+    return sns.FacetGrid(c, col="task_label", col_wrap=min(3, c["task_label"].nunique()),
+                         height=2.8, aspect=aspect, sharey=False, despine=False)
+
+
+def finish_d_grid(grid: sns.FacetGrid, draw, ds, titles: str | dict[str, str], ylabel: str,
+                  styles: dict, labels: list[str], extra: list[tuple[str, dict]]) -> None:
+    """Draw every panel of a :func:`d_grid` (``draw(data)``), then the log-log axes, ticks at
+    the d values, the panel titles (a ``set_titles`` template, or task label -> title), the
+    axis labels and the learner legend with the ``extra`` entries."""
+    grid.map_dataframe(draw)
+    loglog(grid)
+    d_ticks(grid, ds)
+    if isinstance(titles, str):
+        grid.set_titles(titles)
+    else:
+        for lab, ax in grid.axes_dict.items():
+            ax.set_title(titles[lab])
+    grid.set_axis_labels("d (input dimension)", ylabel)
+    learner_legend(grid, styles, labels, extra)
+
+
 def run_styles(a: Analysis) -> dict:
     """The fixed style of every learner label of the run (:func:`reports.style.learner_styles`)."""
     df = a.records
@@ -177,8 +201,7 @@ def _scaling_figures(a: Analysis, out: Path, value: str, slope: str, what: str,
     for task, c in sc.groupby("task", sort=True):
         labels = sorted(c["label"].unique())
         short, const = config_titles(a.records, task)
-        grid = sns.FacetGrid(c, col="task_label", col_wrap=min(3, c["task_label"].nunique()),
-                             height=2.8, aspect=1.15, sharey=False, despine=False)
+        grid = d_grid(c)
 
         def draw(data: pd.DataFrame, **_kw) -> None:
             ax = plt.gca()
@@ -197,18 +220,13 @@ def _scaling_figures(a: Analysis, out: Path, value: str, slope: str, what: str,
                     if slope == "beta":
                         _theory_line(ax, row["theory_beta"], ds, y, st["color"])
 
-        grid.map_dataframe(draw)
-        loglog(grid)
-        d_ticks(grid, c["d"])
-        for lab, ax in grid.axes_dict.items():
-            ax.set_title(short.get(lab) or task)
-        grid.set_axis_labels("d (input dimension)", ylabel)
         extra = [("fit", {"color": GREY}),
                  ("censored (> value)", {"color": GREY, "marker": "^", "ls": ""}),
                  ("at grid min (<= value)", {"color": GREY, "marker": "v", "ls": ""})]
         if slope == "beta":
             extra.insert(1, ("theory slope", {"color": GREY, "ls": "--"}))
-        learner_legend(grid, styles, labels, extra)
+        titles = {lab: short.get(lab) or task for lab in grid.axes_dict}
+        finish_d_grid(grid, draw, c["d"], titles, ylabel, styles, labels, extra)
         name = f"{what}_vs_d_{slug(task)}"
         title = f"{ylabel} against d: {task}" + (f" ({const})" if const else "")
         figs.append(save_figure(grid, out, name, title,
