@@ -131,6 +131,23 @@ def test_digest_ignores_budget_and_execution_and_is_that_of_earlier_folders():
         _tiny(budget={"timeout_s": 0})
 
 
+def test_configs_and_specs_are_read_by_one_toml_reader(tmp_path):
+    """A TOML syntax error is the same one line for a diagnostics config and a spec."""
+    from harness.experiment import SpecError, load_spec
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text("name = \"x\"\nseeds = [1,\n")
+    with pytest.raises(DiagnosticsError) as diag:
+        load_config(bad)
+    with pytest.raises(SpecError) as spec:
+        load_spec(bad)
+    assert str(diag.value) == str(spec.value) and str(diag.value).startswith(
+        "bad.toml: invalid TOML: ")
+    assert "\n" not in str(diag.value)
+    with pytest.raises(DiagnosticsError, match=r"^config file not found: .*none\.toml$"):
+        load_config(tmp_path / "none.toml")
+
+
 def _fit(cfg, fit, seed=0, callback=None):
     task = build_task(cfg, seed)
     X, y = draw_training_set(task, seed, cfg.n)
