@@ -38,7 +38,6 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -50,6 +49,7 @@ from harness.experiment import (
     Seeds,
     find_toml,
     format_validation_error,
+    preset_folder,
     read_toml,
     toml_names,
 )
@@ -132,7 +132,8 @@ class DiagConfig(_Strict):
 
 
 def preset_dir() -> Path:
-    return Path(str(resources.files("harness.experiment") / "presets" / "diagnostics"))
+    """The shipped diagnostics presets: ``harness/experiment/presets/diagnostics/``."""
+    return preset_folder() / "diagnostics"
 
 
 def diagnostics_presets() -> list[str]:

@@ -28,7 +28,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 import psutil
 
@@ -41,15 +41,16 @@ READY = "ready"
 MAX_START_FAILURES = 3
 
 
-@runtime_checkable
 class RunnableJob(Protocol):
     """A job that is not a benchmark :class:`Job`: it runs itself and makes its own records.
 
     ``run(ctx)`` computes the job's record and never raises (a failure is a record);
     ``stopped(status, **fields)`` is the record of the job when the executor had to stop or
     lose it (``status`` "timeout" or "failed"; ``fields``: ``reason``, ``started_at``,
-    ``finished_at`` and possibly ``fit_wall_s``, ``peak_mem_bytes``).  ``key`` names the job;
-    ``learner`` and ``learner_params`` let the Dask executor route GPU learners.
+    ``finished_at`` and possibly ``fit_wall_s``, ``peak_mem_bytes``).  A record has a
+    ``fit_info`` attribute (a dict or None: the Dask executor adds its worker's address).
+    ``key`` names the job; ``learner`` and ``learner_params`` let the Dask executor route GPU
+    learners.  It must pickle (it travels to worker processes).
     """
 
     key: str
