@@ -173,18 +173,19 @@ def check_config(cfg: DiagConfig, source: str = "config") -> None:
         task = build_task(cfg, cfg.seeds[0])
         n_levels(task)
     except Exception as exc:  # noqa: BLE001 - a plugin's error becomes one line
-        raise DiagnosticsError(f"{source}: task ({cfg.task.name}): {_first_line(exc)}") from None
+        raise DiagnosticsError(f"{source}: task ({cfg.task.name}): {first_line(exc)}") from None
     for fit in plan_fits(cfg, n_levels(task)):
         try:
             make_variant_learner(cfg, fit, task, seed=cfg.seeds[0])
         except Exception as exc:  # noqa: BLE001
-            raise DiagnosticsError(f"{source}: learner ({fit.variant}): {_first_line(exc)}") \
+            raise DiagnosticsError(f"{source}: learner ({fit.variant}): {first_line(exc)}") \
                 from None
     if not (cfg.variants.end_to_end or cfg.variants.layerwise or cfg.variants.backward_depths):
         raise DiagnosticsError(f"{source}: variants: nothing to fit")
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type's name if it has none)."""
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
 

@@ -30,6 +30,7 @@ from harness.diagnostics.bfc import (
     DiagnosticsError,
     FitSpec,
     build_task,
+    first_line,
     fit_key,
     n_levels,
     plan_fits,
@@ -190,12 +191,8 @@ def _execute(cfg: DiagConfig, how: DiagExecution, todo: list[FitJob], store: Dia
                     summary.counts[rec.status] = summary.counts.get(rec.status, 0) + 1
                     bar.update(task_id, advance=1)
         except (ClusterError, RuntimeError) as exc:  # workers that cannot start, a lost cluster
-            raise DiagnosticsError(f"{_first_line(exc)}; the fits finished before are stored: "
+            raise DiagnosticsError(f"{first_line(exc)}; the fits finished before are stored: "
                                    "run the same command again to resume") from exc
         finally:
             executor.close()
 
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
