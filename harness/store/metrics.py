@@ -117,3 +117,21 @@ def normalised_test_error(pred: np.ndarray, t: Targets, task: Any) -> float:
 def normalised_train_error(pred: np.ndarray, t: Targets, task: Any) -> float:
     """Normalised MSE on the n noisy training samples, same normalisation as test_error."""
     return normalised_mse(pred, t.y, _variance(task))
+
+
+@register("top_error", Direction.LOWER, On.TEST)
+def top_degree_error(pred: np.ndarray, t: Targets, task: Any) -> float | None:
+    """Error on the part of y* above degree q_low: with r = task.top_residual(X_test) (y* minus
+    its projection on degree <= q_low), top_error = (<f - y*, r> / <r, r>)^2 on the test set: the
+    energy of the error f - y* along r relative to that of r (0 when f reproduces r, exactly 1
+    for f = y* - r, a perfect fit of the lower levels alone; (1 - c)^2 for f = y* - r + c r).  A
+    lower bound on ||P_top(f - y*)||^2 / E_top.  None for a task without q_low or a top
+    residual."""
+    if getattr(task, "q_low", None) is None:
+        return None
+    try:
+        r = np.asarray(task.top_residual(t.X), dtype=np.float64).ravel()
+    except NotImplementedError:
+        return None
+    rr = float(r @ r)
+    return float(((pred - t.y) @ r / rr) ** 2) if rr > 0 else None
