@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -80,3 +82,30 @@ def test_record_metrics_round_trip_through_the_store(tmp_path):
         store.write(rec)
         (back,) = store.records()
     assert back == rec and back.metric("train_error") == 0.5
+
+
+def test_top_error_worked_example(tmp_path):
+    # the metric added in two files (harness/store/metrics.py, docs/metrics.md): exact values
+    task = make_task("multi_index", d=6, seed=3, p=4, r=2)  # two levels: q_low = 2
+    X, y = draw_test_set(task, 3, 2000)
+    r = task.top_residual(X)
+    fn = METRICS["top_error"].fn
+    assert METRICS["top_error"].direction is Direction.LOWER
+    assert fn(y, Targets(X, y), task) == 0.0
+    assert fn(y - r, Targets(X, y), task) == pytest.approx(1.0, abs=1e-12)  # lower levels only
+    assert fn(y - 0.5 * r, Targets(X, y), task) == pytest.approx(0.25, abs=1e-12)
+    assert fn(y + 0.3 * r, Targets(X, y), task) == pytest.approx(0.09, abs=1e-12)
+
+    class NoTop:
+        q_low = None
+
+    assert fn(y, Targets(X, y), NoTop()) is None
+    job = Job(task="multi_index", task_label="mi", task_params={"p": 4, "r": 2}, d=6,
+              learner="ridge", label="ridge", learner_params={}, n=200, seed=3, n_test=2000)
+    rec = run_job(job)  # a linear fit learns nothing of degree 4 (nor of degree 2)
+    assert rec.metric("top_error") > 0.5 and np.isfinite(rec.metric("top_error"))
+    assert rec.metrics["top_error"] == rec.to_row()["top_error"]
+    with ResultStore(Path(tmp_path)) as store:
+        store.write(rec)
+    mc = metric_curves(load_records(tmp_path))
+    assert mc.loc[mc["metric"] == "top_error", "median"].item() == rec.metric("top_error")
