@@ -41,8 +41,8 @@ class Law:
     time_coef: float = 1e-7
     #: largest n the learner's resource model allows at dimension d (None = no limit)
     n_budget: Callable[[int], float] | None = None
-    #: (d, n, seed) -> "failed" | "timeout" | None, to inject outcomes
-    outcome: Callable[[int, int, int], str | None] | None = None
+    #: (d, n, seed) -> Status.FAILED | Status.TIMEOUT | None, to inject outcomes
+    outcome: Callable[[int, int, int], Status | None] | None = None
 
     def beta_at(self, index: float) -> float:
         return float(self.beta(index)) if callable(self.beta) else float(self.beta)
@@ -193,9 +193,9 @@ def demo_run(run_dir: str | Path, seed: int = 0, ds: Iterable[int] = (4, 6, 8, 1
                        {"non-hierarchical": float(p), "hierarchical": 1.5}, q_low=p - 1,
                        degree=p) for p in indices]
 
-    def fail(d: int, n: int, s: int) -> str | None:
-        return "failed" if (d, s) == (8, 1) and n == 64 else (
-            "timeout" if (d, s) == (16, 2) and n == 128 else None)
+    def fail(d: int, n: int, s: int) -> Status | None:
+        return Status.FAILED if (d, s) == (8, 1) and n == 64 else (
+            Status.TIMEOUT if (d, s) == (16, 2) and n == 128 else None)
 
     laws = [
         Law("krr", "non-hierarchical", "krr", coef=2.0, beta=lambda p: p, noise=0.1,
