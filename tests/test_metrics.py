@@ -109,3 +109,12 @@ def test_top_error_worked_example(tmp_path):
         store.write(rec)
     mc = metric_curves(load_records(tmp_path))
     assert mc.loc[mc["metric"] == "top_error", "median"].item() == rec.metric("top_error")
+
+
+def test_a_metric_cannot_take_a_column_name(monkeypatch):
+    from harness.store import Metric, column_names
+
+    monkeypatch.setitem(METRICS, "seed", Metric("seed", lambda p, t, task: 0.0, Direction.LOWER,
+                                                On.TEST, ""))
+    with pytest.raises(ValueError, match="name of a Record column"):
+        column_names()

@@ -140,7 +140,7 @@ def test_a_new_metric_adds_its_column_to_an_existing_folder(tmp_path, monkeypatc
         (old,) = store.records()
         store.write(Record.from_row({**rec.to_row(), "key": "k2", "seed": 1,
                                      "twice_error": 1.0}))
-    assert old.metrics == {"twice_error": None} and old.test_error == 0.5
+    assert old.metrics["twice_error"] is None and old.test_error == 0.5
     df = results_frame(tmp_path).sort_values("key")
     assert list(df["twice_error"].isna()) == [True, False]
     curves = metric_curves(load_records(tmp_path))

@@ -3,7 +3,8 @@
 A metric is a function ``fn(predictions, targets, task) -> float | None`` of a learner's
 predictions on one evaluation set, that set's :class:`Targets` (inputs and labels) and the task
 (the teacher, for what only it knows: its variance, its energies, its top residual).  It returns
-None where it is not defined (the task lacks what it needs).  Each metric states whether lower or
+None where it is not defined (the task lacks what it needs); one that raises fails the job, like
+any exception inside a job.  Each metric states whether lower or
 higher is better (:class:`Direction`) and which set it is evaluated on (:class:`On`): the fixed
 noiseless test set (``y = y*``) or the n noisy training samples.
 

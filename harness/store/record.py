@@ -148,7 +148,14 @@ class Record:
 
 def metric_columns() -> list[str]:
     """The records table's metric columns: every registered metric, in registration order."""
-    return metric_names()
+    names = metric_names()
+    clash = [m for m in names if m in _FIELD_NAMES and m not in FIELD_METRICS]
+    if clash:
+        raise ValueError(f"metric name {clash[0]!r} is the name of a Record column")
+    return names
+
+
+_FIELD_NAMES = frozenset(f.name for f in fields(Record))
 
 
 def column_names() -> list[str]:
