@@ -146,3 +146,21 @@ def test_a_new_metric_adds_its_column_to_an_existing_folder(tmp_path, monkeypatc
     curves = metric_curves(load_records(tmp_path))
     tw = curves[curves["metric"] == "twice_error"]
     assert len(tw) == 1 and tw.iloc[0]["median"] == 1.0 and tw.iloc[0]["n_values"] == 1
+
+
+def test_rows_an_older_hierbench_adds_to_a_migrated_folder_get_their_kind(tmp_path):
+    with ResultStore(tmp_path):
+        pass  # a current-version folder
+    rec = Record(key="old", task="t", task_label="t", task_params={}, d=4, learner="krr",
+                 label="krr", learner_params={}, n=64, seed=0, status="skipped",
+                 reason="adaptive: eps reached at n=16 and n=32")
+    old = {c: v for c, v in rec.to_row().items() if c in V1_COLUMNS}  # what version 1 writes
+    with closing(sqlite3.connect(tmp_path / "results.sqlite")) as con:
+        con.execute(f"INSERT INTO records ({', '.join(old)}) VALUES "
+                    f"({', '.join('?' * len(old))})", list(old.values()))
+        con.commit()
+    assert results_frame(tmp_path)["skip_kind"].tolist() == ["eps_reached"]  # read-only
+    assert rows(tmp_path, ["skip_kind"]) == [(None,)]
+    with ResultStore(tmp_path):
+        pass
+    assert rows(tmp_path, ["skip_kind"]) == [("eps_reached",)]

@@ -14,7 +14,8 @@ version  records table
 :func:`ensure_schema` runs when a :class:`~harness.store.results.ResultStore` opens a folder: a
 new database gets the table at :data:`SCHEMA_VERSION`; a version-1 table is migrated in one
 transaction (``ALTER TABLE ... ADD COLUMN`` for each missing column, then ``skip_kind`` filled once
-from each skipped record's reason by :func:`~harness.store.outcome.legacy_skip_kind`); at any
+from each skipped record's reason by :func:`~harness.store.outcome.legacy_skip_kind`; the same
+for a skipped row without a kind that an older hierbench wrote into a migrated folder); at any
 version, a column the current Record has and the table lacks (a metric registered since the run
 began) is added, NULL in the rows already written (a metric cannot be computed again without the
 predictions).  A database of a newer version than this code knows is refused, so an older
@@ -85,8 +86,7 @@ def ensure_schema(conn: sqlite3.Connection) -> int:
             for col in column_names():
                 if col not in have:
                     conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN {col} {sql_type(col)}")
-            if before < 2:
-                _fill_skip_kinds(conn)
+            _fill_skip_kinds(conn)  # version 1 rows, or rows an older hierbench added since
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except BaseException:
         conn.rollback()
@@ -105,7 +105,9 @@ def _has_table(conn: sqlite3.Connection) -> bool:
 
 
 def _fill_skip_kinds(conn: sqlite3.Connection) -> None:
-    """Version 1 -> 2: the skip kind of each skipped record, read once from its reason."""
+    """The skip kind of each skipped record that has none, read once from its reason: every
+    skipped row of a version-1 table, or one an older hierbench wrote into a migrated folder
+    (it writes its own columns only); usually none."""
     rows = conn.execute(f"SELECT key, reason FROM {TABLE} WHERE status = ? AND skip_kind IS NULL",
                         (str(Status.SKIPPED),)).fetchall()
     conn.executemany(f"UPDATE {TABLE} SET skip_kind = ? WHERE key = ?",
@@ -114,13 +116,17 @@ def _fill_skip_kinds(conn: sqlite3.Connection) -> None:
 
 def upgrade_frame(df: pd.DataFrame, version: int | None) -> pd.DataFrame:
     """A frame read from a database of ``version`` as the current version would hold it."""
-    if version is None or version >= SCHEMA_VERSION:
+    if version is None or not len(df):
+        return df
+    missing = "skip_kind" not in df or bool(
+        ((df["status"] == str(Status.SKIPPED)) & df["skip_kind"].isna()).any())
+    if version >= SCHEMA_VERSION and not missing:
         return df
     df = df.copy()
     for col in column_names():
         if col not in df:
             df[col] = None
-    if version < 2 and len(df):
+    if missing:
         todo = (df["status"] == str(Status.SKIPPED)) & df["skip_kind"].isna()
         df["skip_kind"] = df["skip_kind"].astype(object)
         df.loc[todo, "skip_kind"] = df.loc[todo, "reason"].map(
