@@ -29,7 +29,7 @@ import psutil
 
 from harness.experiment import Job
 from harness.run.job import JobContext, base_record, now_iso, run_job
-from harness.store import Record
+from harness.store import Record, Status
 
 MEMORY_CHECK_S = 0.25
 READY = "ready"
@@ -225,7 +225,7 @@ class LocalExecutor:
                 continue
             elapsed = now - w.started
             if elapsed > self.timeout_s:
-                rec = base_record(w.job, "timeout", reason=(
+                rec = base_record(w.job, Status.TIMEOUT, reason=(
                     f"exceeded the per-job timeout of {self.timeout_s:g} s; worker killed"),
                     fit_wall_s=elapsed, started_at=_iso_ago(elapsed), finished_at=now_iso())
                 out.append((w.job, rec))
@@ -233,7 +233,7 @@ class LocalExecutor:
             elif check_mem:
                 rss = _tree_rss(w.pid)
                 if rss > self.memory_bytes:
-                    rec = base_record(w.job, "failed", reason=(
+                    rec = base_record(w.job, Status.FAILED, reason=(
                         f"exceeded the memory cap: {rss / 2**30:.2f} GiB > "
                         f"{self.memory_bytes / 2**30:.2f} GiB; worker killed"),
                         peak_mem_bytes=rss, started_at=_iso_ago(elapsed), finished_at=now_iso())
@@ -277,7 +277,7 @@ def _died_record(job: Job, exitcode: int | None, started: float) -> Record:
         how = f"exited with code {exitcode}"
     hint = " (out of memory?)" if exitcode == -signal.SIGKILL else ""
     elapsed = time.monotonic() - started
-    return base_record(job, "failed", reason=f"worker process died: {how}{hint}",
+    return base_record(job, Status.FAILED, reason=f"worker process died: {how}{hint}",
                        started_at=_iso_ago(elapsed), finished_at=now_iso())
 
 
