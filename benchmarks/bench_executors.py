@@ -80,10 +80,10 @@ def run_once(spec: str, executor: str, out: Path, workers: int | None) -> float:
 
 def summarise(out: Path) -> dict:
     """Record counts by status, busy seconds and the test errors of a finished run folder."""
-    from harness.store import results_frame
+    from harness.store import Status, results_frame
 
     df = results_frame(out)
-    ok = df[df.status == "ok"]
+    ok = df[df.status == Status.OK]
     span = (pd.to_datetime(ok.finished_at) - pd.to_datetime(ok.started_at)).dt.total_seconds()
     counts = df.status.value_counts().to_dict()
     return {"jobs": len(df), "counts": counts, "busy_s": float(span.sum()),

@@ -2,8 +2,9 @@
 
 Rooms (subpackages; each ``__init__`` names its public API):
 :mod:`harness.experiment` (spec, validation, planning, presets), :mod:`harness.run` (runner,
-scheduler, one job, executors), :mod:`harness.store` (Record schema, results database),
-:mod:`harness.analysis`, :mod:`harness.diagnostics`; :mod:`harness.cli` on top.
+scheduler, one job, executors), :mod:`harness.store` (Record schema, outcomes, metric registry,
+versioned results database), :mod:`harness.analysis`, :mod:`harness.diagnostics`;
+:mod:`harness.cli` on top.
 
 Data flow: preset TOML --:mod:`harness.experiment.spec`--> Spec
 --:mod:`harness.experiment.planning`--> Jobs

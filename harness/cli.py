@@ -99,18 +99,17 @@ def run(
 
 
 def _print_summary(run_dir: Path) -> None:
-    from harness.store import results_frame
+    from harness.store import STATUSES, results_frame
 
     df = results_frame(run_dir)
     table = Table(title=f"jobs in {run_dir}")
-    for col in ("learner", "ok", "failed", "timeout", "skipped", "fit time (s)"):
+    for col in ("learner", *STATUSES, "fit time (s)"):
         table.add_column(col, justify="right" if col != "learner" else "left")
     if len(df):
         counts = df.groupby(["label", "status"]).size().unstack(fill_value=0)
         fit = df.groupby("label")["fit_wall_s"].sum()
         for label, row in counts.iterrows():
-            table.add_row(str(label), *(str(int(row.get(s, 0))) for s in
-                                        ("ok", "failed", "timeout", "skipped")),
+            table.add_row(str(label), *(str(int(row.get(s, 0))) for s in STATUSES),
                           f"{fit.get(label, 0.0):.1f}")
     err.print(table)
 

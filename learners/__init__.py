@@ -14,7 +14,9 @@ from __future__ import annotations
 from typing import Any
 
 from learners.base import (
+    FAMILIES,
     DivergenceError,
+    Family,
     HierbenchLearner,
     Resources,
     learner_family,
@@ -49,4 +51,4 @@ def available_learners() -> list[str]:
 
 __all__ = ["LEARNERS", "PluginError", "DivergenceError", "HierbenchLearner", "Resources",
            "register_learner", "get_learner_class", "make_learner", "available_learners",
-           "learner_family", "learner_resources"]
+           "learner_family", "learner_resources", "Family", "FAMILIES"]

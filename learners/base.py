@@ -20,12 +20,24 @@ n counts validation samples too).  A learner whose optimisation diverges for goo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 
-FAMILIES = ("hierarchical", "layerwise", "non-hierarchical", "baseline")
+
+class Family(StrEnum):
+    """A learner's family; a member is its string (``Family.HIERARCHICAL == "hierarchical"``),
+    so stored records and the tasks' theory tables (keyed by the string) read the same."""
+
+    HIERARCHICAL = "hierarchical"          # deep nets trained end to end
+    LAYERWISE = "layerwise"                # nets trained layer by layer
+    NON_HIERARCHICAL = "non-hierarchical"  # kernels, random and polynomial features
+    BASELINE = "baseline"                  # anything else (mean predictor, plain regressors)
+
+
+FAMILIES: tuple[Family, ...] = tuple(Family)
 
 
 class DivergenceError(FloatingPointError):
@@ -43,7 +55,7 @@ class Resources:
 class HierbenchLearner(RegressorMixin, BaseEstimator):
     """Base class for hierbench's learners (scikit-learn conventions: params set in __init__)."""
 
-    family: ClassVar[str] = "baseline"
+    family: ClassVar[Family] = Family.BASELINE
     #: True if the learner runs on a GPU when one is present (the Dask executor routes it there)
     uses_gpu: ClassVar[bool] = False
 
@@ -52,10 +64,11 @@ class HierbenchLearner(RegressorMixin, BaseEstimator):
         return Resources(memory_bytes=8.0 * n * d * 4, seconds=None)
 
 
-def learner_family(est: Any) -> str:
-    """Family of any estimator: its ``family`` attribute, else ``"baseline"``."""
-    fam = getattr(est, "family", "baseline")
-    return fam if fam in FAMILIES else "baseline"
+def learner_family(est: Any) -> Family:
+    """Family of any estimator: its ``family`` attribute (a Family or its string), else
+    :attr:`Family.BASELINE`."""
+    fam = getattr(est, "family", Family.BASELINE)
+    return Family(fam) if fam in FAMILIES else Family.BASELINE
 
 
 def learner_resources(est: Any, n: int, d: int) -> Resources | None:

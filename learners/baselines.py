@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.linear_model import RidgeCV
 from sklearn.utils._param_validation import Interval
 
-from learners.base import HierbenchLearner, Resources
+from learners.base import Family, HierbenchLearner, Resources
 
 
 class EachInInterval(Interval):
@@ -38,7 +38,7 @@ class EachInInterval(Interval):
 class MeanBaseline(HierbenchLearner):
     """Predicts the training mean: f(x) = mean(y_train)."""
 
-    family = "baseline"
+    family = Family.BASELINE
     _parameter_constraints: dict = {}
 
     def fit(self, X, y):
@@ -57,7 +57,7 @@ class MeanBaseline(HierbenchLearner):
 class RidgeBaseline(HierbenchLearner):
     """Linear ridge regression f(x) = w.x + b, ridge from ``alphas`` by efficient leave-one-out."""
 
-    family = "baseline"
+    family = Family.BASELINE
     _parameter_constraints: dict = {"alphas": [EachInInterval(Real, 0, None, closed="neither")]}
 
     def __init__(self, alphas=(1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)):

@@ -42,6 +42,7 @@ from typing import ClassVar
 from sklearn.utils._param_validation import Interval
 from torch import nn
 
+from learners.base import Family
 from learners.nets.layers import DenseQuadNet
 from learners.nets.learner import TorchNetLearner, net_resources
 from learners.nets.params import net_init
@@ -62,7 +63,7 @@ class BFCNetLearner(StagedLearnerMixin, TorchNetLearner):
     ``random_state`` (as for ``mlp``).
     """
 
-    family = "hierarchical"
+    family = Family.HIERARCHICAL
     _parameter_constraints: ClassVar[dict] = {
         **TorchNetLearner._parameter_constraints,
         "n_blocks": [Interval(Integral, 1, None, closed="left")],

@@ -29,7 +29,7 @@ from typing import ClassVar
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
-from learners.base import Resources
+from learners.base import Family, Resources
 from learners.bfc_net import BFCNetLearner
 from learners.mlp import MLPLearner
 from learners.nets.layers import ACTIVATIONS, DenseQuadNet, StagedMLPNet
@@ -53,7 +53,7 @@ class LayerwiseLearner(StagedLearnerMixin, TorchNetLearner):
     every net learner (``max_epochs`` the total budget over the stages).
     """
 
-    family = "layerwise"
+    family = Family.LAYERWISE
     staged = True
     _parameter_constraints: ClassVar[dict] = {
         **TorchNetLearner._parameter_constraints,

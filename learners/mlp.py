@@ -30,6 +30,7 @@ from typing import ClassVar
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
+from learners.base import Family
 from learners.nets.layers import ACTIVATIONS, MLPNet
 from learners.nets.learner import TorchNetLearner, net_resources
 from learners.nets.loop import train
@@ -50,7 +51,7 @@ class MLPLearner(TorchNetLearner):
     ``dtype`` float32 / float64, ``random_state``.
     """
 
-    family = "hierarchical"
+    family = Family.HIERARCHICAL
     _parameter_constraints: ClassVar[dict] = {
         **TorchNetLearner._parameter_constraints,
         "depth": [Interval(Integral, 1, None, closed="left")],

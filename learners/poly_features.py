@@ -23,7 +23,7 @@ from typing import ClassVar
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from learners.base import HierbenchLearner, Resources
+from learners.base import Family, HierbenchLearner, Resources
 from learners.ridge_tuning import default_ridge_grid, fit_linear_loo
 
 BASES = ("hermite", "monomial")
@@ -74,7 +74,7 @@ class PolyFeaturesRegressor(HierbenchLearner):
     ``fit_info_["degree"]`` is the degree used.
     """
 
-    family = "non-hierarchical"
+    family = Family.NON_HIERARCHICAL
     _parameter_constraints: ClassVar[dict] = {
         "degree": [Interval(Integral, 1, None, closed="left"), StrOptions({TASK_DEGREE})],
         "basis": [StrOptions(set(BASES))],

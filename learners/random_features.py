@@ -24,7 +24,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from learners import kernels as kz
-from learners.base import HierbenchLearner, Resources
+from learners.base import Family, HierbenchLearner, Resources
 from learners.ridge_tuning import default_ridge_grid, fit_linear_loo
 from tasks.streams import Stream, seed_int, stream_rng
 
@@ -40,7 +40,7 @@ class RandomFeaturesRegressor(HierbenchLearner):
     ``alpha_grid`` relative ridges; ``memory_limit_gb``; ``random_state``.
     """
 
-    family = "non-hierarchical"
+    family = Family.NON_HIERARCHICAL
     _parameter_constraints: dict = {
         "features": [StrOptions(set(FEATURES))],
         "n_features": [Interval(Integral, 1, None, closed="left"), None],

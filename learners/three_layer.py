@@ -43,7 +43,7 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval
 
-from learners.base import HierbenchLearner, Resources
+from learners.base import Family, HierbenchLearner, Resources
 from learners.nets.data import Scaler, check_Xy, predict_batched, resolve_device, resolve_dtype
 from learners.nets.params import CLOSED_FORM_RUNTIME, COMMON_CONSTRAINTS, net_init
 from learners.two_layer import RIDGE_GRID, ridge_loo
@@ -59,7 +59,7 @@ class ThreeLayerLearner(HierbenchLearner):
     ``random_state``.
     """
 
-    family = "layerwise"
+    family = Family.LAYERWISE
     uses_gpu = True
     _parameter_constraints: ClassVar[dict] = {
         "width1": [Interval(Integral, 1, None, closed="left")],

@@ -41,7 +41,7 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from learners.base import Resources
+from learners.base import Family, Resources
 from learners.nets.data import Scaler, check_Xy, predict_batched, resolve_device, resolve_dtype
 from learners.nets.layers import ACTIVATIONS, MLPNet
 from learners.nets.learner import TorchNetLearner, net_resources
@@ -106,7 +106,7 @@ class TwoLayerLearner(TorchNetLearner):
     ``random_state``.
     """
 
-    family = "hierarchical"
+    family = Family.HIERARCHICAL
     _parameter_constraints: ClassVar[dict] = {
         **TorchNetLearner._parameter_constraints,
         "variant": [StrOptions(set(VARIANTS))],

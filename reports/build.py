@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.analysis import MIN_GROWTH, Analysis, analyse_run
+from harness.store import Status
 from reports import tables as T
 from reports.contrast import (
     contrast_figures,
@@ -50,7 +51,7 @@ def _warnings(a: Analysis) -> list[str]:
     elif a.n_ok == 0:
         out.append("The run has no ok record: no learning curve, n* or exponent can be "
                    "computed. See the failures table for the reasons.")
-    if a.n_ok and a.records.loc[a.records["status"] == "ok", "d"].nunique() < 2:
+    if a.n_ok and a.records.loc[a.records["status"] == Status.OK, "d"].nunique() < 2:
         out.append("Fewer than two d values have ok records: no exponent is estimable.")
     if a.provenance is None:
         out.append("No provenance.json in the run folder: commit, versions and machine unknown.")

@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from harness.analysis import Analysis
+from harness.store import STATUSES, Status
 
-STATUSES = ("ok", "failed", "timeout", "skipped")
 #: the learner whose fit_info "degree" labels its rows (the polynomial degree it chose)
 DEGREE_LEARNERS = ("poly_features",)
 
@@ -133,7 +133,7 @@ def degree_text(a: Analysis, by: tuple[str, ...] = ("task_label", "label")) -> d
     df = a.records
     if not len(df) or "fit_info" not in df:
         return {}
-    df = df[(df["status"] == "ok") & df["learner"].isin(DEGREE_LEARNERS)].copy()
+    df = df[(df["status"] == Status.OK) & df["learner"].isin(DEGREE_LEARNERS)].copy()
     df["degree_used"] = pd.to_numeric(_info(df, "degree"), errors="coerce")
     df = df[df["degree_used"].notna()]
     out = {}
@@ -151,7 +151,7 @@ def fit_notes_table(a: Analysis) -> pd.DataFrame:
     df = a.records
     if not len(df) or "fit_info" not in df:
         return pd.DataFrame(columns=cols)
-    ok = df[df["status"] == "ok"].copy()
+    ok = df[df["status"] == Status.OK].copy()
     ok["approx"] = _info(ok, "approximate").map(lambda v: v is True)
     ok["budget"] = _info(ok, "budget_exhausted").map(lambda v: v is True)
     ok["why"] = _info(ok, "approx_reason")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.store import Record, column_names
+from harness.store import Record, SkipKind, Status, column_names, ensure_schema
 
 
 @dataclass
@@ -41,8 +41,8 @@ class Law:
     time_coef: float = 1e-7
     #: largest n the learner's resource model allows at dimension d (None = no limit)
     n_budget: Callable[[int], float] | None = None
-    #: (d, n, seed) -> "failed" | "timeout" | None, to inject outcomes
-    outcome: Callable[[int, int, int], str | None] | None = None
+    #: (d, n, seed) -> Status.FAILED | Status.TIMEOUT | None, to inject outcomes
+    outcome: Callable[[int, int, int], Status | None] | None = None
 
     def beta_at(self, index: float) -> float:
         return float(self.beta(index)) if callable(self.beta) else float(self.beta)
@@ -93,13 +93,14 @@ def law_records(task: SynthTask, law: Law, ds: Iterable[int], seeds: Iterable[in
 
 
 def _record(task: SynthTask, law: Law, d: int, n: int, seed: int, err: float, t: float) -> Record:
-    status, reason = "ok", None
+    status, reason, skip_kind = Status.OK, None, None
     if law.n_budget is not None and n > law.n_budget(d):
-        status, reason = "skipped", f"resource model: needs {8 * n * n / 1e9:.1f} GB > budget"
+        status, reason = Status.SKIPPED, f"resource model: needs {8 * n * n / 1e9:.1f} GB > budget"
+        skip_kind = SkipKind.RESOURCE_MEMORY
     elif law.outcome is not None and (o := law.outcome(d, n, seed)):
-        status, reason = o, ("DivergenceError: loss is nan" if o == "failed"
-                             else f"timeout after {t:.0f} s")
-    ok = status == "ok"
+        status, reason = Status(o), ("DivergenceError: loss is nan" if o == Status.FAILED
+                                     else f"timeout after {t:.0f} s")
+    ok = status == Status.OK
     info = {"level_shares": [1 - task.top_share, task.top_share], "top_share": task.top_share,
             "hierarchy_index": task.index, "index_param": task.index_param, "noise": 0.0,
             "theory_exponents": task.theory}
@@ -109,7 +110,7 @@ def _record(task: SynthTask, law: Law, d: int, n: int, seed: int, err: float, t:
     return Record(
         key=key, task=task.name, task_label=task.label, task_params=dict(task.params), d=int(d),
         learner=law.learner, label=law.label, learner_params={}, n=int(n), seed=int(seed),
-        status=status, family=law.family, reason=reason,
+        status=status, family=law.family, reason=reason, skip_kind=skip_kind,
         test_error=float(err) if ok else None, train_error=float(0.5 * err) if ok else None,
         fit_wall_s=float(t) if ok else None, fit_cpu_s=float(1.8 * t) if ok else None,
         predict_wall_s=1e-3 if ok else None, n_test=1000, hierarchy_index=task.index,
@@ -125,7 +126,7 @@ def records_frame(records: list[Record]):
 
     from harness.analysis import normalise_records
 
-    return normalise_records(pd.DataFrame([vars(r) for r in records]))  # shallow: fast
+    return normalise_records(pd.DataFrame([r.columns() for r in records]))  # shallow: fast
 
 
 def censored_law_records(beta: float, ds: list[int], seeds: int, rng: np.random.Generator,
@@ -150,7 +151,7 @@ def write_run(run_dir: str | Path, records: list[Record], spec: dict,
     run_dir.mkdir(parents=True, exist_ok=True)
     cols = column_names()
     with closing(sqlite3.connect(run_dir / "results.sqlite")) as con:
-        con.execute(f"CREATE TABLE IF NOT EXISTS records ({', '.join(cols)}, PRIMARY KEY (key))")
+        ensure_schema(con)  # the records table at the current schema version
         con.executemany(
             f"INSERT OR REPLACE INTO records VALUES ({', '.join('?' * len(cols))})",
             [tuple(row[c] for c in cols) for row in (r.to_row() for r in records)])
@@ -192,9 +193,9 @@ def demo_run(run_dir: str | Path, seed: int = 0, ds: Iterable[int] = (4, 6, 8, 1
                        {"non-hierarchical": float(p), "hierarchical": 1.5}, q_low=p - 1,
                        degree=p) for p in indices]
 
-    def fail(d: int, n: int, s: int) -> str | None:
-        return "failed" if (d, s) == (8, 1) and n == 64 else (
-            "timeout" if (d, s) == (16, 2) and n == 128 else None)
+    def fail(d: int, n: int, s: int) -> Status | None:
+        return Status.FAILED if (d, s) == (8, 1) and n == 64 else (
+            Status.TIMEOUT if (d, s) == (16, 2) and n == 128 else None)
 
     laws = [
         Law("krr", "non-hierarchical", "krr", coef=2.0, beta=lambda p: p, noise=0.1,

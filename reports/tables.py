@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.analysis import Analysis
+from harness.analysis import Analysis, CellKind
 from reports.overview import degree_text, fit_notes_table
 
 
@@ -183,9 +183,10 @@ def failures_table(a: Analysis) -> pd.DataFrame:
     cols = ["task", "learner", "status", "meaning", "count", "d", "n range", "seeds", "reason"]
     if f.empty:
         return pd.DataFrame(columns=cols)
-    meaning = {"adaptive": "eps already reached (passing)", "stopped": "adaptive stop (censoring)",
-               "resource": "over budget (censoring)", "failed": "failed", "timeout": "timeout",
-               "skipped": "skipped"}
+    meaning = {CellKind.ADAPTIVE: "eps already reached (passing)",
+               CellKind.STOPPED: "adaptive stop (censoring)",
+               CellKind.RESOURCE: "over budget (censoring)", CellKind.FAILED: "failed",
+               CellKind.TIMEOUT: "timeout", CellKind.SKIPPED: "skipped"}
     rows = [[r["task_label"], r["label"], r["status"], meaning.get(r["kind"], r["kind"]),
              int(r["count"]), r["d_values"], f"{int(r['n_min'])}-{int(r['n_max'])}",
              int(r["n_seeds"]), str(r["example"])[:200]] for _, r in f.iterrows()]
@@ -238,6 +239,7 @@ def write_csvs(a: Analysis, out: Path) -> dict[str, Path]:
         "learning_curves": a.curves, "failures": a.failures,
         "paired_errors": a.paired_errors, "paired_beta": a.paired_beta,
         "exponent_table": exponent_table(a), "fit_notes": fit_notes_table(a),
+        "metric_curves": a.metric_curves,
     }
     paths = {}
     for name, frame in frames.items():

@@ -50,3 +50,48 @@ def one_thread():
     with limit_threads(1):
         yield
     torch.set_num_threads(before)
+
+
+def task_data(name: str, d: int, n: int, n_test: int, seed: int = 0, *, offsets=(1, 2),
+              **params):
+    """(task, X, y, X_test, y*(X_test)): a task's training set and noiseless test set.
+
+    The training inputs come from ``default_rng(seed + offsets[0])``, the test inputs from
+    ``default_rng(seed + offsets[1])`` (each test module keeps the offsets it always used).
+    """
+    import numpy as np
+
+    from tasks import make_task
+
+    task = make_task(name, d=d, seed=seed, **params)
+    X, y = task.sample(n, np.random.default_rng(seed + offsets[0]))
+    Xt = task.sample(n_test, np.random.default_rng(seed + offsets[1]))[0]
+    return task, X, y, Xt, task.target(Xt)
+
+
+#: the plugin learners of tests/plugins that misbehave on purpose (raise, exit, segfault, hang,
+#: return NaN, eat memory), after a well-behaved ridge; spec text for [[learners]] tables
+MISBEHAVING_LEARNERS = "".join(f'[[learners]]\nname = "{name}"\n' for name in (
+    "ridge", "raises", "exits", "segfaults", "sleeps", "nans", "hungry"))
+
+
+def slow_ridge_spec(name: str, seeds: list[int], n_max: int) -> str:
+    """A spec of the slow_ridge plugin on multi_index (d = 4, 8; n = 16 ... n_max, ratio 2)."""
+    return (f'name = "{name}"\nseeds = {seeds}\nn_test = 200\n[n_grid]\nn_min = 16\n'
+            f'n_max = {n_max}\nratio = 2.0\n[budget]\ntimeout_s = 60\n[[tasks]]\n'
+            'name = "multi_index"\nd = [4, 8]\nparams = { p = 2, r = 1 }\n'
+            '[[learners]]\nname = "slow_ridge"\n')
+
+
+def stored_rows(run_dir: Path) -> int:
+    """Rows committed to a run folder's results.sqlite so far (0 while it is absent or locked)."""
+    import sqlite3
+
+    db = run_dir / "results.sqlite"
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(db, timeout=1) as conn:
+            return conn.execute("SELECT COUNT(*) FROM records").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0

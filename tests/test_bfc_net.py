@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import task_data
 from sklearn.base import clone
 
 from learners import make_learner
@@ -18,10 +19,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest
 
 
 def _bfc_data(d=8, L=2, n=2000, n_test=4000, seed=0):
-    task = make_task("bfc", d=d, seed=seed, L=L)
-    X, y = task.sample(n, np.random.default_rng(seed + 10))
-    Xt = task.sample(n_test, np.random.default_rng(seed + 20))[0]
-    return task, X, y, Xt, task.target(Xt)
+    return task_data("bfc", d, n, n_test, seed, offsets=(10, 20), L=L)
 
 
 def test_quad_is_normalised_square_with_linear_tails():

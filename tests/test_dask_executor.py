@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,7 +14,14 @@ import dask
 import numpy as np
 import psutil
 import pytest
-from conftest import PLUGINS, hierbench, write_spec
+from conftest import (
+    MISBEHAVING_LEARNERS,
+    PLUGINS,
+    hierbench,
+    slow_ridge_spec,
+    stored_rows,
+    write_spec,
+)
 from distributed import Client
 
 from harness import results_frame
@@ -47,39 +53,9 @@ memory_gb = 1.0
 name = "multi_index"
 d = [4]
 params = { p = 2, r = 1 }
-[[learners]]
-name = "ridge"
-[[learners]]
-name = "raises"
-[[learners]]
-name = "exits"
-[[learners]]
-name = "segfaults"
-[[learners]]
-name = "sleeps"
-[[learners]]
-name = "nans"
-[[learners]]
-name = "hungry"
-"""
+""" + MISBEHAVING_LEARNERS
 
-KILL_SPEC = """
-name = "dask_kill"
-seeds = [0, 1, 2, 3]
-n_test = 200
-[n_grid]
-n_min = 16
-n_max = 64
-ratio = 2.0
-[budget]
-timeout_s = 60
-[[tasks]]
-name = "multi_index"
-d = [4, 8]
-params = { p = 2, r = 1 }
-[[learners]]
-name = "slow_ridge"
-"""
+KILL_SPEC = slow_ridge_spec("dask_kill", [0, 1, 2, 3], 64)
 KILL_TOTAL = 4 * 3 * 2  # seeds x n x d
 
 GPU_PLUGIN = '''
@@ -93,15 +69,7 @@ class GpuRidge(Ridge):
 '''
 
 
-def _rows(run_dir) -> int:
-    db = run_dir / "results.sqlite"
-    if not db.exists():
-        return 0
-    try:
-        with sqlite3.connect(db, timeout=1) as conn:
-            return conn.execute("SELECT COUNT(*) FROM records").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
+_rows = stored_rows
 
 
 def test_smoke_on_dask_equals_local_executor(smoke_run, tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import PLUGINS, hierbench, write_spec
+from conftest import MISBEHAVING_LEARNERS, PLUGINS, hierbench, write_spec
 
 from harness import results_frame
 
@@ -23,21 +23,7 @@ memory_gb = 1.0
 name = "multi_index"
 d = [4]
 params = { p = 2, r = 1 }
-[[learners]]
-name = "ridge"
-[[learners]]
-name = "raises"
-[[learners]]
-name = "exits"
-[[learners]]
-name = "segfaults"
-[[learners]]
-name = "sleeps"
-[[learners]]
-name = "nans"
-[[learners]]
-name = "hungry"
-[[learners]]
+""" + MISBEHAVING_LEARNERS + """[[learners]]
 name = "huge"
 """
 

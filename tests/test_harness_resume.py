@@ -4,46 +4,21 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 
 import pytest
-from conftest import PLUGINS, hierbench, write_spec
+from conftest import PLUGINS, hierbench, slow_ridge_spec, stored_rows, write_spec
 
 from harness import results_frame
 from harness.store import RunLock, RunLockedError
 
-SPEC = """
-name = "resume"
-seeds = [0, 1, 2]
-n_test = 200
-[n_grid]
-n_min = 16
-n_max = 128
-ratio = 2.0
-[budget]
-timeout_s = 60
-[[tasks]]
-name = "multi_index"
-d = [4, 8]
-params = { p = 2, r = 1 }
-[[learners]]
-name = "slow_ridge"
-"""
+SPEC = slow_ridge_spec("resume", [0, 1, 2], 128)
 TOTAL = 2 * 4 * 3  # d x n x seeds
 
 
-def _rows(run_dir) -> int:
-    db = run_dir / "results.sqlite"
-    if not db.exists():
-        return 0
-    try:
-        with sqlite3.connect(db, timeout=1) as conn:
-            return conn.execute("SELECT COUNT(*) FROM records").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
+_rows = stored_rows
 
 
 def test_sigkill_then_resume_equals_uninterrupted(tmp_path):

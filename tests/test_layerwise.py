@@ -5,22 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import task_data
 from sklearn.base import clone
 
 from learners import make_learner
 from learners.bfc_net import BFCNetLearner
 from learners.layerwise import LayerwiseLearner
 from learners.mlp import MLPLearner
-from tasks import make_task
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest
 
 
 def _data(d=6, n=300, n_test=20, seed=0, L=2):
-    task = make_task("bfc", d=d, seed=seed, L=L)
-    X, y = task.sample(n, np.random.default_rng(seed + 1))
-    Xt = task.sample(n_test, np.random.default_rng(seed + 2))[0]
-    return X, y, Xt, task.target(Xt)
+    return task_data("bfc", d, n, n_test, seed, L=L)[1:]
 
 
 @pytest.mark.parametrize("arch,twin_cls", [("bfc", BFCNetLearner), ("mlp", MLPLearner)])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import task_data
 from sklearn.base import clone
 
 from learners import make_learner
@@ -14,10 +15,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest
 
 
 def _data(d=16, n=4000, n_test=4000, seed=0, p=2):
-    task = make_task("multi_index", d=d, seed=seed, p=p)
-    X, y = task.sample(n, np.random.default_rng(seed + 10))
-    Xt = task.sample(n_test, np.random.default_rng(seed + 20))[0]
-    return X, y, Xt, task.target(Xt)
+    return task_data("multi_index", d, n, n_test, seed, offsets=(10, 20), p=p)[1:]
 
 
 def _err(f, y):

@@ -14,7 +14,7 @@ FIGURES = ["learning_curves_toy", "nstar_vs_d_toy", "time_vs_d_toy", "verdict",
            "nstar_theory_toy", "kappa_toy"]
 TABLES = ["exponents", "exponent_table", "verdicts", "sample_complexity", "learning_curves",
           "failures", "paired_errors", "paired_beta", "fit_notes", "contrast", "contrast_table",
-          "kappa", "kappa_thresholds", "theory"]
+          "kappa", "kappa_thresholds", "theory", "metric_curves"]
 SECTIONS = ["Contrast: kernel minus reference deep learner", "1. Exponents",
             "Measured beta beside the finite-d theory", "2. Learning curves",
             "3. Sample complexity", "4. beta against",

@@ -179,3 +179,20 @@ def test_run_spec_validates_before_any_job(tmp_path, constrained_plugin):
     with pytest.raises(ValidationFailure, match="params.mode = 'fitt'"):
         run_spec(spec, tmp_path / "r", RunOptions(executor="serial", progress=False))
     assert not (tmp_path / "r").exists()
+
+
+def test_learner_n_max_stops_only_that_learners_grid(tmp_path):
+    """A learner's own n_max drops its larger grid points from the plan; the others keep them."""
+    text = BASE + '[[learners]]\nname = "mean"\nn_max = 64\n'
+    series = plan(_load(tmp_path, text))
+    ns = {s.jobs[0].learner: [j.n for j in s.jobs] for s in series}
+    assert ns["ridge"] == [32, 45, 64, 91, 128]
+    assert ns["mean"] == [32, 45, 64]
+
+
+def test_learner_n_max_below_n_min_is_one_line(tmp_path):
+    text = BASE + '[[learners]]\nname = "mean"\nn_max = 16\n'
+    with pytest.raises(SpecError) as err:
+        _load(tmp_path, text)
+    msg = str(err.value)
+    assert "n_max = 16 is below n_grid.n_min = 32" in msg and "\n" not in msg.strip()

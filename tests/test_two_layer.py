@@ -5,20 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import task_data
 from sklearn.base import clone
 
 from learners import make_learner
 from learners.two_layer import TwoLayerLearner, ridge_loo
-from tasks import make_task
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest
 
 
 def _data(d=16, n=2000, n_test=4000, p=2, seed=0):
-    task = make_task("multi_index", d=d, seed=seed, p=p)
-    X, y = task.sample(n, np.random.default_rng(seed + 1))
-    Xt = task.sample(n_test, np.random.default_rng(seed + 2))[0]
-    return task, X, y, Xt, task.target(Xt)
+    return task_data("multi_index", d, n, n_test, seed, p=p)
 
 
 def _err(f, y):

@@ -34,20 +34,28 @@ import numpy as np
 import pandas as pd
 
 from harness.analysis.complexity import sample_complexity
-from harness.analysis.core import parse_eps, prepare
-from harness.analysis.curves import error_at_fixed_n, failures, learning_curves, paired_errors
+from harness.analysis.core import CellKind, parse_eps, prepare
+from harness.analysis.curves import (
+    error_at_fixed_n,
+    failures,
+    learning_curves,
+    metric_curves,
+    paired_errors,
+)
 from harness.analysis.exponents import exponents, paired_beta
 from harness.analysis.kappa import kappa_curves, kappa_thresholds
 from harness.analysis.theory import theory_table
 from harness.analysis.verdict import MIN_GROWTH, contrast, reference_label, verdicts
 from harness.experiment import Eps
-from harness.store import DB_NAME, JSON_COLUMNS, column_names, results_frame
+from harness.store import DB_NAME, JSON_COLUMNS, Status, column_names, metric_columns, results_frame
+from learners.base import Family
 
 __all__ = [
     "Eps", "parse_eps", "load_records", "load_spec", "load_provenance", "learning_curves",
     "sample_complexity", "exponents", "verdicts", "failures", "error_at_fixed_n", "paired_errors",
     "paired_beta", "MIN_GROWTH", "RESULTS_FILE", "Analysis", "analyse_run", "contrast",
     "reference_label", "kappa_curves", "kappa_thresholds", "theory_table", "verdict_settings",
+    "CellKind", "metric_curves", "normalise_records",
 ]
 
 RESULTS_FILE = DB_NAME
@@ -92,7 +100,7 @@ def normalise_records(df: pd.DataFrame) -> pd.DataFrame:
             df[col] = None
     for col in JSON_COLUMNS:
         df[col] = df[col].map(_as_dict).astype(object)
-    for col in NUMERIC:
+    for col in (*NUMERIC, *metric_columns()):
         df[col] = pd.to_numeric(df[col], errors="coerce")
     for col, key in (("top_share", "top_share"), ("hierarchy_index", "hierarchy_index")):
         alt = pd.to_numeric(df["task_info"].map(lambda i, k=key: i.get(k)), errors="coerce")
@@ -100,7 +108,7 @@ def normalise_records(df: pd.DataFrame) -> pd.DataFrame:
     for col in ("d", "n", "seed"):
         df = df[df[col].notna()] if len(df) else df
         df[col] = df[col].astype(np.int64)
-    df["family"] = df["family"].fillna("baseline").astype(str)
+    df["family"] = df["family"].fillna(str(Family.BASELINE)).astype(str)
     df["label"] = df["label"].fillna(df["learner"]).astype(str)
     df["task_label"] = df["task_label"].fillna(df["task"]).astype(str)
     df["status"] = df["status"].astype(str)
@@ -156,10 +164,12 @@ class Analysis:
     theory: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     #: label of the reference end-to-end deep learner of the contrast (None: none in the run)
     reference: str | None = None
+    #: every registered metric's median and IQR over seeds per (task_label, d, label, n, metric)
+    metric_curves: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
     @property
     def n_ok(self) -> int:
-        return int((self.records["status"] == "ok").sum()) if len(self.records) else 0
+        return int((self.records["status"] == Status.OK).sum()) if len(self.records) else 0
 
 
 def verdict_settings(spec: dict) -> tuple[str | None, float]:
@@ -196,5 +206,5 @@ def analyse_run(run_dir: str | Path, eps: Any = None, n_boot: int = 1000, seed: 
         contrast=contrast(exp, ref, min_growth=min_growth),
         kappa=kappa_curves(curves, complexity), kappa_thresholds=kappa_thresholds(df),
         theory=theory_table(prepare(df, eps), eps) if len(df) else theory_table(df, eps),
-        reference=ref,
+        reference=ref, metric_curves=metric_curves(df),
     )

@@ -14,14 +14,15 @@ kinds of eps (for absolute eps the two statements are identical; for relative ep
 differs per seed, i.e. per teacher, and the median is taken over the ratios).  Cell values:
 
 * ``ok``: the measured ratio;
-* ``skipped`` with reason ``adaptive: eps reached at n=...`` (not run because this seed already
-  reached eps at a smaller n): the seed's last measured ratio at a smaller n (last observation
-  carried forward), or exactly 1 if it has none -- the seed counts as passing at the larger n;
-* ``failed``, ``timeout``, a skip for any other reason at an n that was run: ``+inf`` (the seed
+* ``skipped`` with skip kind ``eps_reached`` (not run because this seed already reached eps at a
+  smaller n): the seed's last measured ratio at a smaller n (last observation carried forward),
+  or exactly 1 if it has none -- the seed counts as passing at the larger n;
+* ``failed``, ``timeout``, a skip of any other kind at an n that was run: ``+inf`` (the seed
   did not reach eps there);
-* ``skipped`` with reason ``resource model: ...`` (the budget) or any other ``adaptive: ...``
-  reason (the seed's series stopped after a timeout or a skip at a smaller n): not run; a grid
-  point with only such records is not part of the curve's grid; these right-censor n*.
+* ``skipped`` with skip kind ``resource_memory`` / ``resource_time`` (the budget) or
+  ``stopped_after_timeout`` / ``stopped_after_skip`` (the seed's series stopped after a timeout or
+  a skip at a smaller n): not run; a grid point with only such records is not part of the
+  curve's grid; these right-censor n*.
 * seed absent at that n: NaN, ignored by the median.
 
 With relative eps, an ok record without ``top_share`` has no threshold: it never reaches eps
@@ -33,22 +34,41 @@ from __future__ import annotations
 import json
 import zlib
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from harness.experiment import Eps
+from harness.store import SkipKind, Status
 from tasks.streams import Stream, stream_rng
 
 CURVE_KEYS = ["task_label", "d", "label"]
-ADAPTIVE_PASS_PREFIX = "adaptive: eps reached"
-ADAPTIVE_PREFIX = "adaptive"
-RESOURCE_PREFIX = "resource model"
+
+
+class CellKind(StrEnum):
+    """What one record is to the analysis: its status, a skip split by its :class:`SkipKind`."""
+
+    OK = "ok"
+    ADAPTIVE = "adaptive"    # eps already reached at a smaller n (passing)
+    TIMEOUT = "timeout"
+    FAILED = "failed"        # also: an ok record without a finite test error
+    SKIPPED = "skipped"      # a skip of another kind
+    RESOURCE = "resource"    # over the budget (right-censoring)
+    STOPPED = "stopped"      # adaptive stop after a timeout or a skip (right-censoring)
+
+
+#: the cell kind of each skip kind (a skip of any other kind is CellKind.SKIPPED)
+SKIP_CELL = {SkipKind.EPS_REACHED: CellKind.ADAPTIVE,
+             SkipKind.RESOURCE_MEMORY: CellKind.RESOURCE,
+             SkipKind.RESOURCE_TIME: CellKind.RESOURCE,
+             SkipKind.STOPPED_AFTER_TIMEOUT: CellKind.STOPPED,
+             SkipKind.STOPPED_AFTER_SKIP: CellKind.STOPPED}
 #: cell kinds, in the order of preference when one (seed, n) has several records
-KIND_ORDER = ("ok", "adaptive", "timeout", "failed", "skipped", "resource", "stopped")
+KIND_ORDER = tuple(CellKind)
 #: kinds of records that were not run (not part of a curve's grid)
-NOT_RUN = ("resource", "stopped")
+NOT_RUN = (CellKind.RESOURCE, CellKind.STOPPED)
 TINY = 1e-300
 
 
@@ -67,16 +87,15 @@ def parse_eps(eps: Any = None) -> Eps:
 
 
 def cell_kind(df: pd.DataFrame) -> pd.Series:
-    """Kind of each record: ok, failed, timeout; skips split into adaptive (eps already reached),
-    stopped (other adaptive stops), resource (budget) and skipped (any other reason)."""
-    reason = df["reason"].fillna("").astype(str).str.strip().str.lower()
+    """:class:`CellKind` of each record (as its string): its status; a skip by its ``skip_kind``
+    column (adaptive, resource, stopped, else skipped); the ``reason`` text is never read."""
     kind = df["status"].astype(str).copy()
-    skipped = kind == "skipped"
-    kind[skipped & reason.str.startswith(ADAPTIVE_PREFIX)] = "stopped"
-    kind[skipped & reason.str.startswith(ADAPTIVE_PASS_PREFIX)] = "adaptive"
-    kind[skipped & reason.str.startswith(RESOURCE_PREFIX)] = "resource"
-    bad_ok = (kind == "ok") & ~np.isfinite(pd.to_numeric(df["test_error"], errors="coerce"))
-    kind[bad_ok] = "failed"  # an ok record without a finite error has no usable value
+    skipped = kind == Status.SKIPPED
+    if skipped.any():
+        sk = df["skip_kind"] if "skip_kind" in df else pd.Series(None, index=df.index)
+        kind[skipped] = sk[skipped].map(lambda k: str(SKIP_CELL.get(k, CellKind.SKIPPED)))
+    bad_ok = (kind == Status.OK) & ~np.isfinite(pd.to_numeric(df["test_error"], errors="coerce"))
+    kind[bad_ok] = str(CellKind.FAILED)  # an ok record without a finite error has no usable value
     return kind
 
 
@@ -94,7 +113,7 @@ def prepare(df: pd.DataFrame, eps: Any = None) -> pd.DataFrame:
     out["kind"] = cell_kind(out)
     out["threshold"] = eps.threshold(out["top_share"])
     ratio = pd.to_numeric(out["test_error"], errors="coerce") / out["threshold"]
-    out["ratio"] = ratio.where(~((out["kind"] == "ok") & ratio.isna()), np.inf)
+    out["ratio"] = ratio.where(~((out["kind"] == CellKind.OK) & ratio.isna()), np.inf)
     info = out["task_info"].map(lambda i: i if isinstance(i, dict) else {})
     out["index_param"] = info.map(lambda i: i.get("index_param"))
     out["family_key"] = [
@@ -153,21 +172,21 @@ def curve_data(g: pd.DataFrame) -> CurveData:
     g = g.iloc[np.argsort(g["kind"].map(order).to_numpy(), kind="stable")]
     g = g[~g.duplicated(["seed", "n"])]
     kind = g["kind"].to_numpy(str)
-    run = g[~np.isin(kind, NOT_RUN)]
+    run = g[~np.isin(kind, [str(k) for k in NOT_RUN])]
     rk = run["kind"].to_numpy(str)
     grid = np.sort(run["n"].unique()).astype(float)
     seeds = np.sort(g["seed"].unique())
     si = np.searchsorted(seeds, run["seed"].to_numpy())
     gi = np.searchsorted(grid, run["n"].to_numpy(float))
     shape = (len(seeds), len(grid))
-    ok = rk == "ok"
+    ok = rk == CellKind.OK
     r_ok = np.full(shape, np.nan)
     r_ok[si[ok], gi[ok]] = run["ratio"].to_numpy(float)[ok]
     ratio = r_ok.copy()
-    ad = rk == "adaptive"
+    ad = rk == CellKind.ADAPTIVE
     carried = np.nan_to_num(_carry_forward(r_ok), nan=1.0)
     ratio[si[ad], gi[ad]] = carried[si[ad], gi[ad]]
-    bad = np.isin(rk, ["failed", "timeout", "skipped"])
+    bad = np.isin(rk, [str(k) for k in (CellKind.FAILED, CellKind.TIMEOUT, CellKind.SKIPPED)])
     ratio[si[bad], gi[bad]] = np.inf
     okr = run[ok]
     wall = _cells(okr, "fit_wall_s", si[ok], gi[ok], shape)
@@ -181,9 +200,9 @@ def _censor_reason(g: pd.DataFrame, n_reached: float) -> str:
     kinds = g["kind"].to_numpy(str)
     if not np.isnan(n_reached):
         kinds = kinds[g["n"].to_numpy(float) > n_reached]
-    for kind, text in (("resource", "resource model"), ("timeout", "timeout"),
-                       ("stopped", "adaptive stop"), ("failed", "failed"),
-                       ("skipped", "skipped")):
+    for kind, text in ((CellKind.RESOURCE, "resource model"), (CellKind.TIMEOUT, "timeout"),
+                       (CellKind.STOPPED, "adaptive stop"), (CellKind.FAILED, "failed"),
+                       (CellKind.SKIPPED, "skipped")):
         if (kinds == kind).any():
             return text
     return "n_max reached" if not np.isnan(n_reached) else "no ok record"

@@ -1,7 +1,8 @@
-"""Learning curves, error at a fixed n, and the table of failures, timeouts and skips.
+"""Learning curves, every metric's curve, error at a fixed n, and the table of failures.
 
 Implements docs/metrics.md exactly: the test error is the normalised MSE stored per record; a
-learning curve is its median and inter-quartile range over seeds per (task, d, learner, n).
+learning curve is its median and inter-quartile range over seeds per (task, d, learner, n); the
+metric curves give the same summary for every registered metric (:mod:`harness.store.metrics`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from harness.analysis.core import CURVE_KEYS, cell_kind
+from harness.store import METRICS, STATUSES, Status
 
 META = ["task", "learner", "family", "hierarchy_index"]
 CURVE_COLUMNS = [
@@ -31,10 +33,10 @@ def learning_curves(df: pd.DataFrame) -> pd.DataFrame:
     if df.empty:
         return pd.DataFrame(columns=CURVE_COLUMNS)
     d = df.assign(_kind=df["status"].astype(str))
-    d["_err"] = pd.to_numeric(d["test_error"], errors="coerce").where(d["_kind"] == "ok")
-    d["_wall"] = pd.to_numeric(d["fit_wall_s"], errors="coerce").where(d["_kind"] == "ok")
-    d["_cpu"] = pd.to_numeric(d["fit_cpu_s"], errors="coerce").where(d["_kind"] == "ok")
-    for s in ("ok", "failed", "timeout", "skipped"):
+    d["_err"] = pd.to_numeric(d["test_error"], errors="coerce").where(d["_kind"] == Status.OK)
+    d["_wall"] = pd.to_numeric(d["fit_wall_s"], errors="coerce").where(d["_kind"] == Status.OK)
+    d["_cpu"] = pd.to_numeric(d["fit_cpu_s"], errors="coerce").where(d["_kind"] == Status.OK)
+    for s in STATUSES:
         d[f"n_{s}"] = (d["_kind"] == s).astype(int)
     grp = d.groupby([*CURVE_KEYS, "n"], sort=True, dropna=False)
     out = grp.agg(
@@ -47,6 +49,38 @@ def learning_curves(df: pd.DataFrame) -> pd.DataFrame:
     out["q25"] = grp["_err"].quantile(0.25)
     out["q75"] = grp["_err"].quantile(0.75)
     return out.reset_index()[CURVE_COLUMNS]
+
+
+METRIC_CURVE_COLUMNS = [*CURVE_KEYS, "n", "metric", "direction", "on", "median", "q25", "q75",
+                        "n_values"]
+
+
+def metric_curves(df: pd.DataFrame) -> pd.DataFrame:
+    """Every registered metric over seeds, per (task, d, learner, n): one row per metric.
+
+    ``median``, ``q25``, ``q75``: the 50/25/75 % quantiles (linear interpolation) of the metric's
+    values over the ok seeds that have one (``n_values``; a metric registered after a job ran, or
+    not defined for its task, has none); ``direction`` (lower / higher is better) and ``on`` (test /
+    train set) come from the registry.  Points where a metric has no value are left out.
+    """
+    names = [m for m in METRICS if m in df]
+    if df.empty or not names:
+        return pd.DataFrame(columns=METRIC_CURVE_COLUMNS)
+    ok = df[df["status"] == Status.OK]
+    long = ok.melt(id_vars=[*CURVE_KEYS, "n"], value_vars=names, var_name="metric",
+                   value_name="value")
+    long["value"] = pd.to_numeric(long["value"], errors="coerce")
+    long = long[np.isfinite(long["value"])]
+    if long.empty:
+        return pd.DataFrame(columns=METRIC_CURVE_COLUMNS)
+    long["metric"] = pd.Categorical(long["metric"], categories=names, ordered=True)  # their order
+    grp = long.groupby([*CURVE_KEYS, "n", "metric"], sort=True, observed=True)["value"]
+    out = pd.DataFrame({"median": grp.median(), "q25": grp.quantile(0.25),
+                        "q75": grp.quantile(0.75), "n_values": grp.size()}).reset_index()
+    out["metric"] = out["metric"].astype(str)
+    out["direction"] = out["metric"].map(lambda m: str(METRICS[m].direction))
+    out["on"] = out["metric"].map(lambda m: str(METRICS[m].on))
+    return out.reset_index(drop=True)[METRIC_CURVE_COLUMNS]
 
 
 def error_at_fixed_n(curves: pd.DataFrame) -> pd.DataFrame:
@@ -87,7 +121,7 @@ def failures(df: pd.DataFrame) -> pd.DataFrame:
             "n_max", "n_seeds", "example"]
     if df.empty:
         return pd.DataFrame(columns=cols)
-    bad = df[df["status"] != "ok"].copy()
+    bad = df[df["status"] != Status.OK].copy()
     if bad.empty:
         return pd.DataFrame(columns=cols)
     bad["kind"] = cell_kind(bad)
@@ -113,7 +147,7 @@ def paired_errors(df: pd.DataFrame) -> pd.DataFrame:
     """
     cols = ["task_label", "d", "label_a", "label_b", "n", "n_seeds", "median_log10_ratio",
             "a_wins", "p_value"]
-    ok = df[df["status"] == "ok"] if len(df) else df
+    ok = df[df["status"] == Status.OK] if len(df) else df
     rows = []
     for (task_label, d), g in ok.groupby(["task_label", "d"], sort=True):
         err = g.pivot_table(index=["n", "seed"], columns="label", values="test_error",

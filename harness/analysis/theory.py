@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from harness.experiment import Eps
+from learners.base import Family
 
 
 class TheoryClass(StrEnum):
@@ -61,13 +62,13 @@ class TheoryClass(StrEnum):
 def theory_class(learner: str, family: str) -> TheoryClass:
     """Kernel for "non-hierarchical"; two-layer for ``two_layer``; three-layer for the layerwise
     family; deep for other "hierarchical" learners; none for baselines and unknown families."""
-    if family == "non-hierarchical":
+    if family == Family.NON_HIERARCHICAL:
         return TheoryClass.KERNEL
     if learner == "two_layer":
         return TheoryClass.TWO_LAYER
-    if family == "layerwise":
+    if family == Family.LAYERWISE:
         return TheoryClass.THREE_LAYER
-    if family == "hierarchical":
+    if family == Family.HIERARCHICAL:
         return TheoryClass.DEEP
     return TheoryClass.NONE
 

@@ -44,11 +44,12 @@ import pandas as pd
 
 from harness.analysis.core import combine_bounds
 from harness.analysis.intervals import t_interval
+from learners.base import Family
 
 MIN_GROWTH = 0.5
 CODE = {"estimate": 0.0, "lower bound": 1.0, "upper bound": -1.0}
 SLOPE_KIND = {0.0: "exact", 1.0: "lower bound", -1.0: "upper bound"}
-EXPECTED = {"non-hierarchical": "grows", "hierarchical": "bounded"}
+EXPECTED = {Family.NON_HIERARCHICAL: "grows", Family.HIERARCHICAL: "bounded"}
 VERDICT_COLUMNS = [
     "family_key", "task", "index_param", "label", "learner", "family", "indices", "betas",
     "slope", "slope_lo", "slope_hi", "slope_kind", "slope_se", "delta", "delta_lo", "delta_hi",
@@ -212,7 +213,7 @@ def reference_label(exp: pd.DataFrame, spec: dict | None = None) -> str | None:
         return str(named)
     if exp.empty:
         return None
-    deep = exp.loc[exp["family"] == "hierarchical", "label"].unique().tolist()
+    deep = exp.loc[exp["family"] == Family.HIERARCHICAL, "label"].unique().tolist()
     order = [lr.get("label") or lr.get("name") for lr in spec.get("learners") or []]
     for label in order:
         if label in deep:
@@ -230,7 +231,7 @@ def contrast(exp: pd.DataFrame, reference: str | None, min_growth: float = MIN_G
             continue
         ref = f[f["label"] == reference]
         ref_gr = growth(ref) if len(ref) else None
-        for _label, g in f[f["family"] == "non-hierarchical"].groupby("label", sort=True):
+        for _label, g in f[f["family"] == Family.NON_HIERARCHICAL].groupby("label", sort=True):
             rows.append(_contrast_row(g, ref_gr, reference, min_growth, ci))
     return pd.DataFrame(rows, columns=CONTRAST_COLUMNS)
 

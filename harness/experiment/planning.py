@@ -83,7 +83,7 @@ def plan(spec: Spec) -> list[Series]:
                                 learner=lr.name, label=lr.display,
                                 learner_params=dict(lr.params), n=n, seed=seed,
                                 n_test=spec.n_test)
-                            for n in ns
+                            for n in ns if lr.n_max is None or n <= lr.n_max
                         ]
                         out.append(Series(jobs))
     return out

@@ -27,6 +27,7 @@ eps, the test-set size and the budgets.  Example::
     [[learners]]
     name = "krr"
     label = "krr-rbf"              # optional; must be unique
+    n_max = 4096                   # optional; this learner's n-grid stops there (censored above)
     params = { kernel = "rbf" }
 
     [verdict]                      # optional
@@ -109,9 +110,16 @@ class TaskSpec(_Strict):
 
 
 class LearnerSpec(_Strict):
+    """One learner of the spec; ``n_max`` (optional) stops its n-grid below the spec's n_max.
+
+    A learner whose grid stops early is right-censored above its own n_max in the analysis
+    (n_reached is the largest n it has a record at), exactly as at the spec's n_max.
+    """
+
     name: str
     label: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
+    n_max: PositiveInt | None = None
 
     @property
     def display(self) -> str:
@@ -224,6 +232,11 @@ class Spec(_Strict):
         if ref is not None and ref not in labels:
             raise ValueError(f"verdict.reference = {ref!r} is not a learner label; allowed: "
                              f"{', '.join(labels)}")
+        for lr in self.learners:
+            if lr.n_max is not None and lr.n_max < self.n_grid.n_min:
+                raise ValueError(f"learner {lr.display!r}: n_max = {lr.n_max} is below "
+                                 f"n_grid.n_min = {self.n_grid.n_min}; allowed: an int >= "
+                                 f"{self.n_grid.n_min}")
         return self
 
 

@@ -17,7 +17,6 @@ from harness.run.job import (
     draw_training_set,
     jsonable,
     limit_threads,
-    normalised_mse,
     now_iso,
     one_line,
     run_job,
@@ -37,12 +36,13 @@ from harness.run.runner import (
     provenance,
     run_spec,
 )
-from harness.run.schedule import TIME_SLACK, Scheduler
+from harness.run.schedule import TIME_SLACK, Refusal, Scheduler
+from harness.store import normalised_mse  # the metric's definition, kept here for callers
 
 __all__ = [
     "ClusterError", "DaskExecutor", "JobContext", "draw_test_set", "draw_training_set",
     "jsonable", "limit_threads", "normalised_mse", "now_iso", "one_line", "run_job",
-    "LocalExecutor", "RunnableJob", "SerialExecutor", "execute", "stopped_record",
-    "FailedLearner", "RunOptions", "RunSummary",
-    "failed_learners", "provenance", "run_spec", "TIME_SLACK", "Scheduler",
+    "LocalExecutor", "RunnableJob", "SerialExecutor", "execute",
+    "stopped_record", "FailedLearner", "RunOptions", "RunSummary",
+    "failed_learners", "provenance", "run_spec", "TIME_SLACK", "Refusal", "Scheduler",
 ]

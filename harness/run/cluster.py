@@ -59,7 +59,7 @@ from typing import Any
 from harness.experiment import Job
 from harness.run.job import JobContext, now_iso, one_line
 from harness.run.local import LocalExecutor, Worker, stopped_record, worker_main
-from harness.store import Record
+from harness.store import Record, Status
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ def _wait_for_record(slot: _Slot, job: Job) -> Record:
         if done:
             return done[0][1]
         if slot.closing:  # the run was closed: nobody waits for this job any more
-            return stopped_record(job, "failed", reason="the run was closed before the job "
+            return stopped_record(job, Status.FAILED, reason="the run was closed before the job "
                                   "finished", finished_at=now_iso())
 
 
@@ -406,7 +406,7 @@ class DaskExecutor:
         reason = f"Dask: {one_line(exc)}"
         if type(exc).__name__ == "KilledWorker":
             reason = f"Dask workers kept dying while running the job: {one_line(exc)}"
-        return stopped_record(job, "failed", reason=reason, finished_at=now_iso())
+        return stopped_record(job, Status.FAILED, reason=reason, finished_at=now_iso())
 
     def _wants_gpu(self, job: Job) -> bool:
         gkey = (job.learner, str(job.learner_params.get("device")))

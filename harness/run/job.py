@@ -9,9 +9,11 @@ Data (docs/design.md, "Definitions"):
 * the test set is drawn once per (task instance, d, seed) from the ``TEST_DATA`` stream: inputs
   from the task's law and *noiseless* labels y* = ``task.target(X_test)``.
 
-Test error = mean((f(X_test) - y*)^2) / Var(y*), with Var(y*) the task's EXACT variance
-(``task.target_variance``, 1 after its exact normalisation), not the empirical variance of the test
-labels (heavy-tailed targets make that a noisy denominator): 1.0 = predicting the mean.
+Metrics: every metric of the registry (:mod:`harness.store.metrics`) on its evaluation set, the
+test set or the training set.  Test error = mean((f(X_test) - y*)^2) / Var(y*), with Var(y*) the
+task's EXACT variance (``task.target_variance``, 1 after its exact normalisation), not the
+empirical variance of the test labels (heavy-tailed targets make that a noisy denominator): 1.0 =
+predicting the mean.
 
 Measurements: wall and CPU seconds of ``fit`` (tuning included) and of ``predict``; peak resident
 memory of the process during the job (Linux: VmHWM, reset before the job through
@@ -35,7 +37,8 @@ from typing import Any
 import numpy as np
 
 from harness.experiment import Job
-from harness.store import Record
+from harness.store import On, Record, Status, Targets, evaluate
+from learners.base import Family
 from tasks.streams import Stream, stream_rng
 
 TRACEBACK_LINES = 15
@@ -64,12 +67,6 @@ def draw_training_set(task: Any, seed: int, n: int) -> tuple[np.ndarray, np.ndar
     return task.sample(n, stream_rng(seed, Stream.TRAIN_DATA))
 
 
-def normalised_mse(pred: np.ndarray, y_true: np.ndarray, variance: float | None = None) -> float:
-    """mean((pred - y)^2) / variance; without ``variance``, the empirical variance of y."""
-    var = float(np.var(y_true)) if variance is None else float(variance)
-    return float(np.mean((np.asarray(pred, dtype=np.float64).ravel() - y_true) ** 2) / var)
-
-
 def versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for mod in ("numpy", "scipy", "sklearn", "torch", "hierbench"):
@@ -85,17 +82,17 @@ def versions() -> dict[str, str]:
     return out
 
 
-def learner_family_of(name: str) -> str:
-    """Family declared by the learner class registered as ``name`` ("baseline" if unknown)."""
+def learner_family_of(name: str) -> Family:
+    """Family declared by the learner class registered as ``name`` (baseline if unknown)."""
     from learners import get_learner_class, learner_family
 
     try:
         return learner_family(get_learner_class(name))
     except Exception:  # noqa: BLE001 - an unimportable plugin has no family to report
-        return "baseline"
+        return Family.BASELINE
 
 
-def base_record(job: Job, status: str, **fields: Any) -> Record:
+def base_record(job: Job, status: Status, **fields: Any) -> Record:
     """A record with the job's identity (and its learner's family) filled in."""
     fields.setdefault("family", learner_family_of(job.learner))
     return Record(
@@ -110,7 +107,7 @@ def failure_record(job: Job, exc: BaseException, started: str, **fields: Any) ->
     tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
     tail = "".join(tb).strip().splitlines()[-TRACEBACK_LINES:]
     return base_record(
-        job, "failed", reason=one_line(exc), traceback="\n".join(tail),
+        job, Status.FAILED, reason=one_line(exc), traceback="\n".join(tail),
         started_at=started, finished_at=now_iso(), **fields,
     )
 
@@ -177,7 +174,6 @@ def _fit_and_score(job: Job, ctx: JobContext, started: str, extra: dict[str, Any
     info = task.info()
     extra.update(task_info=info, hierarchy_index=info.get("hierarchy_index"),
                  top_share=info.get("top_share"))
-    variance = float(getattr(task, "target_variance", 1.0))
     X_test, y_test = draw_test_set(task, job.seed, job.n_test)
     X, y = draw_training_set(task, job.seed, job.n)
     params = resolve_task_values(job.learner, job.learner_params, task, job.task)
@@ -198,12 +194,12 @@ def _fit_and_score(job: Job, ctx: JobContext, started: str, extra: dict[str, Any
         bad = int(np.sum(~np.isfinite(pred))) if pred.shape == y_test.shape else -1
         reason = (f"predictions contain {bad} NaN/inf values" if bad >= 0
                   else f"predict returned shape {pred.shape}, expected {y_test.shape}")
-        return base_record(job, "failed", reason=reason, started_at=started,
+        return base_record(job, Status.FAILED, reason=reason, started_at=started,
                            finished_at=now_iso(), **timing, **extra)
+    values = evaluate(task, {On.TEST: (pred, Targets(X_test, y_test)),
+                             On.TRAIN: (train_pred, Targets(X, y))})
     return base_record(
-        job, "ok", test_error=normalised_mse(pred, y_test, variance),
-        train_error=(normalised_mse(train_pred, y, variance)
-                     if np.all(np.isfinite(train_pred)) else None),
+        job, Status.OK, **Record.metric_fields(values),
         started_at=started, finished_at=now_iso(), **timing, **extra,
     )
 

@@ -34,7 +34,7 @@ import psutil
 
 from harness.experiment import Job
 from harness.run.job import JobContext, base_record, now_iso, run_job
-from harness.store import Record
+from harness.store import Record, Status
 
 MEMORY_CHECK_S = 0.25
 READY = "ready"
@@ -262,7 +262,7 @@ class LocalExecutor:
                 continue
             elapsed = now - w.started
             if elapsed > self.timeout_s:
-                rec = stopped_record(w.job, "timeout", reason=(
+                rec = stopped_record(w.job, Status.TIMEOUT, reason=(
                     f"exceeded the per-job timeout of {self.timeout_s:g} s; worker killed"),
                     fit_wall_s=elapsed, started_at=_iso_ago(elapsed), finished_at=now_iso())
                 out.append((w.job, rec))
@@ -270,7 +270,7 @@ class LocalExecutor:
             elif check_mem:
                 rss = _tree_rss(w.pid)
                 if rss > self.memory_bytes:
-                    rec = stopped_record(w.job, "failed", reason=(
+                    rec = stopped_record(w.job, Status.FAILED, reason=(
                         f"exceeded the memory cap: {rss / 2**30:.2f} GiB > "
                         f"{self.memory_bytes / 2**30:.2f} GiB; worker killed"),
                         peak_mem_bytes=rss, started_at=_iso_ago(elapsed), finished_at=now_iso())
@@ -314,7 +314,7 @@ def _died_record(job: Job, exitcode: int | None, started: float) -> Record:
         how = f"exited with code {exitcode}"
     hint = " (out of memory?)" if exitcode == -signal.SIGKILL else ""
     elapsed = time.monotonic() - started
-    return stopped_record(job, "failed", reason=f"worker process died: {how}{hint}",
+    return stopped_record(job, Status.FAILED, reason=f"worker process died: {how}{hint}",
                        started_at=_iso_ago(elapsed), finished_at=now_iso())
 
 

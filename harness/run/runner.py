@@ -30,8 +30,8 @@ from rich.progress import (
 from harness.experiment import Job, Spec, plan
 from harness.run.job import JobContext, now_iso, versions
 from harness.run.local import LocalExecutor, SerialExecutor
-from harness.run.schedule import TIME_SLACK, Scheduler
-from harness.store import Record, ResultStore, RunLock
+from harness.run.schedule import TIME_SLACK, Refusal, Scheduler
+from harness.store import BAD, Record, ResultStore, RunLock, SkipKind, Status
 from registry import plugin_paths
 
 
@@ -70,8 +70,8 @@ def failed_learners(run_dir: str | Path) -> list[FailedLearner]:
     if not len(df):
         return out
     for label, g in df.groupby("label", sort=True):
-        bad = g[g["status"].isin(("failed", "timeout"))]
-        if (g["status"] == "ok").any() or bad.empty:
+        bad = g[g["status"].isin(BAD)]
+        if (g["status"] == Status.OK).any() or bad.empty:
             continue
         first = bad.sort_values(["finished_at", "d", "n", "seed"], na_position="last").iloc[0]
         reason = str(first["reason"] or first["status"]).strip().splitlines()
@@ -96,18 +96,20 @@ def resource_admission(spec: Spec):
     cap = spec.budget.memory_gb * 2**30
     learners: dict[str, Any] = {}
 
-    def admit(job: Job) -> str | None:
+    def admit(job: Job) -> Refusal | None:
         if job.label not in learners:
             learners[job.label] = make_learner(job.learner, **job.learner_params)
         res = learner_resources(learners[job.label], job.n, job.d)
         if res is None:
             return None
         if res.memory_bytes > cap:
-            return (f"predicted peak memory {res.memory_bytes / 2**30:.2f} GiB > memory cap "
-                    f"{spec.budget.memory_gb:g} GiB")
+            return Refusal(SkipKind.RESOURCE_MEMORY,
+                           f"predicted peak memory {res.memory_bytes / 2**30:.2f} GiB > memory "
+                           f"cap {spec.budget.memory_gb:g} GiB")
         if res.seconds is not None and res.seconds > TIME_SLACK * spec.budget.timeout_s:
-            return (f"predicted fit time {res.seconds:.0f} s > {TIME_SLACK:g} x timeout "
-                    f"{spec.budget.timeout_s:g} s")
+            return Refusal(SkipKind.RESOURCE_TIME,
+                           f"predicted fit time {res.seconds:.0f} s > {TIME_SLACK:g} x timeout "
+                           f"{spec.budget.timeout_s:g} s")
         return None
 
     return admit
@@ -227,7 +229,7 @@ def _loop(sched: Scheduler, executor: Any, store: ResultStore, summary: RunSumma
             store.write(rec)
             summary.counts[rec.status] += 1
             bar.update(task_id, advance=1,
-                       failed=summary.counts["failed"] + summary.counts["timeout"])
+                       failed=sum(summary.counts[s] for s in BAD))
 
         while True:
             jobs, skips = sched.step()

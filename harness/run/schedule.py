@@ -7,16 +7,18 @@ scheduler walks the n-grid upwards:
   ``skipped`` records are re-run only with ``retry_failed``);
 * before a job is released, the learner's resource model is asked for its peak memory and time at
   (n, d); a job predicted to exceed the memory cap, or to take more than ``TIME_SLACK`` times the
-  per-job timeout, is not run but stored as ``skipped`` with the reason ("resource model: ...");
+  per-job timeout, is not run but stored as ``skipped`` with skip kind ``resource_memory`` or
+  ``resource_time`` and the reason ("resource model: ...");
 * with ``adaptive`` on, a series runs its grid upwards one job at a time and stops once eps is
   reached at two consecutive grid points (the lucky-dip rule of docs/metrics.md: a seed reaches
   eps at n when its error is <= eps there AND at the next grid point, so the search runs one
   point past the first pass; a pass followed by a miss counts for nothing and the search goes
   on), or once a job times out or cannot fit; the remaining larger n of that series are stored
-  as ``skipped`` with the reason ("adaptive: eps reached at n=a and n=b", "adaptive: ..."), so
-  every grid point is accounted for.  A single pass at the top of the grid stays a single pass
-  (the analysis treats it as unconfirmed).  Without ``adaptive`` all admitted jobs are released
-  at once.
+  as ``skipped`` with skip kind ``eps_reached``, ``stopped_after_timeout`` or
+  ``stopped_after_skip`` (:class:`~harness.store.SkipKind`) and the reason in words ("adaptive:
+  eps reached at n=a and n=b", "adaptive: ..."), so every grid point is accounted for.  A
+  single pass at the top of the grid stays a single pass (the analysis treats it as
+  unconfirmed).  Without ``adaptive`` all admitted jobs are released at once.
 
 The eps threshold of a record is ``eps.value`` (absolute) or ``eps.value * top_share`` of the
 record's teacher (relative; see docs/metrics.md).
@@ -30,12 +32,20 @@ from dataclasses import dataclass, field
 
 from harness.experiment import Eps, Job, Series
 from harness.run.job import base_record, now_iso
-from harness.store import Record
+from harness.store import RETRYABLE, Record, SkipKind, Status
 
 TIME_SLACK = 3.0
-RETRYABLE = ("failed", "timeout", "skipped")
 
-Admission = Callable[[Job], "str | None"]
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why the resource model refuses a job: the skip kind and a one-line reason for people."""
+
+    kind: SkipKind
+    reason: str
+
+
+Admission = Callable[[Job], "Refusal | None"]
 
 
 def eps_threshold(eps: Eps, record: Record) -> float | None:
@@ -46,7 +56,7 @@ def eps_threshold(eps: Eps, record: Record) -> float | None:
 
 def reached(eps: Eps, record: Record) -> bool:
     thr = eps_threshold(eps, record)
-    return (record.status == "ok" and record.test_error is not None and thr is not None
+    return (record.status == Status.OK and record.test_error is not None and thr is not None
             and record.test_error <= thr)
 
 
@@ -55,7 +65,7 @@ class _State:
     series: Series
     pos: int = 0               # index of the next job to consider
     running: bool = False
-    stop_reason: str | None = None
+    stop: Refusal | None = None  # why the rest of the series is skipped (adaptive search)
     passed_at: int | None = None  # n of an unconfirmed pass (the previous job reached eps)
 
 
@@ -96,15 +106,17 @@ class Scheduler:
                     self._after(st, self.done[job.key])
                     st.pos += 1
                     continue
-                if st.stop_reason is not None:
-                    skips.append(self._skip(job, st.stop_reason))
+                if st.stop is not None:
+                    skips.append(self._skip(job, st.stop))
                     st.pos += 1
                     continue
-                reason = self.admit(job) if self.admit else None
-                if reason is not None:
-                    skips.append(self._skip(job, f"resource model: {reason}"))
+                refusal = self.admit(job) if self.admit else None
+                if refusal is not None:
+                    skips.append(self._skip(job, Refusal(refusal.kind,
+                                                         f"resource model: {refusal.reason}")))
                     if self.adaptive:
-                        st.stop_reason = f"adaptive: n={job.n} does not fit the budget"
+                        st.stop = Refusal(SkipKind.STOPPED_AFTER_SKIP,
+                                          f"adaptive: n={job.n} does not fit the budget")
                     st.pos += 1
                     continue
                 jobs.append(job)
@@ -126,23 +138,24 @@ class Scheduler:
         return all(st.pos >= len(st.series.jobs) and not st.running for st in self._states)
 
     def _after(self, st: _State, record: Record) -> None:
-        if not self.adaptive or st.stop_reason is not None:
+        if not self.adaptive or st.stop is not None:
             return
         if reached(self.eps, record):
             if st.passed_at is not None:
-                st.stop_reason = f"adaptive: eps reached at n={st.passed_at} and n={record.n}"
+                st.stop = Refusal(SkipKind.EPS_REACHED,
+                                  f"adaptive: eps reached at n={st.passed_at} and n={record.n}")
             else:
                 st.passed_at = record.n
             return
         st.passed_at = None
-        if record.status == "timeout":
-            st.stop_reason = f"adaptive: n={record.n} timed out"
-        elif record.status == "skipped":
-            st.stop_reason = f"adaptive: n={record.n} was skipped"
+        if record.status == Status.TIMEOUT:
+            st.stop = Refusal(SkipKind.STOPPED_AFTER_TIMEOUT, f"adaptive: n={record.n} timed out")
+        elif record.status == Status.SKIPPED:
+            st.stop = Refusal(SkipKind.STOPPED_AFTER_SKIP, f"adaptive: n={record.n} was skipped")
 
-    def _skip(self, job: Job, reason: str) -> Record:
-        rec = base_record(job, "skipped", reason=reason, started_at=now_iso(),
-                          finished_at=now_iso())
+    def _skip(self, job: Job, why: Refusal) -> Record:
+        rec = base_record(job, Status.SKIPPED, reason=why.reason, skip_kind=why.kind,
+                          started_at=now_iso(), finished_at=now_iso())
         self.done[job.key] = rec
         return rec
 

@@ -9,12 +9,17 @@ task_params        JSON: the task's constructor parameters (without d and seed)
 d, n, seed         input dimension; number of training samples the learner received; seed
 learner, label     learner registry name; the spec's label for this learner configuration
 learner_params     JSON: the learner's constructor parameters
-family             learner family (hierarchical / layerwise / non-hierarchical / baseline)
-status             ok | failed | timeout | skipped
-reason             one line: why a job failed, timed out or was skipped (None when ok)
+family             learner family, a :class:`~learners.base.Family` (hierarchical / layerwise /
+                   non-hierarchical / baseline)
+status             a :class:`~harness.store.outcome.Status`: ok | failed | timeout | skipped
+reason             one line for people: why a job failed, timed out or was skipped (None when ok)
+skip_kind          a :class:`~harness.store.outcome.SkipKind` when skipped, else None: the
+                   machine-readable cause the analysis reads (never ``reason``)
 traceback          last lines of the traceback of a failed job
 test_error         normalised MSE on the fixed noiseless test set: mean((f - y*)^2) / Var(y*)
 train_error        normalised MSE on the n (noisy) training samples, same normalisation
+<metric>           one REAL column per other metric of :mod:`harness.store.metrics`, named
+                   after it (held in ``Record.metrics``); NULL when not computed
 fit_wall_s         wall-clock seconds of ``fit`` (tuning included) [s]
 fit_cpu_s          CPU seconds of ``fit`` summed over the process's threads [s]
 predict_wall_s     wall-clock seconds of ``predict`` on the test set [s]
@@ -35,11 +40,18 @@ finished_at        ISO 8601 UTC end time of the job
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-STATUSES = ("ok", "failed", "timeout", "skipped")
+from harness.store.metrics import metric_names
+from harness.store.outcome import STATUSES, SkipKind, Status, legacy_skip_kind
+from learners.base import Family
+
 JSON_COLUMNS = ("task_params", "learner_params", "task_info", "fit_info", "versions")
+#: the metrics that are Record fields of their own (the columns every version has; the scheduler
+#: and the analysis read test_error directly); every other metric lives in ``Record.metrics``
+FIELD_METRICS = ("test_error", "train_error")
+assert set(FIELD_METRICS) <= set(metric_names()), "the field metrics must be registered"
 
 
 @dataclass
@@ -54,9 +66,10 @@ class Record:
     learner_params: dict[str, Any]
     n: int
     seed: int
-    status: str
-    family: str = "baseline"
+    status: Status
+    family: Family = Family.BASELINE
     reason: str | None = None
+    skip_kind: SkipKind | None = None
     traceback: str | None = None
     test_error: float | None = None
     train_error: float | None = None
@@ -74,14 +87,38 @@ class Record:
     host: str | None = None
     started_at: str | None = None
     finished_at: str | None = None
+    #: values of the registered metrics other than FIELD_METRICS (name -> value or None)
+    metrics: dict[str, float | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
-            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+            raise ValueError(f"status must be one of {tuple(map(str, STATUSES))}, "
+                             f"got {self.status!r}")
+        self.status = Status(self.status)
+        self.family = Family.BASELINE if self.family is None else Family(self.family)
+        if self.status != Status.SKIPPED:
+            if self.skip_kind is not None:
+                raise ValueError(f"a {self.status} record has no skip kind "
+                                 f"(got {self.skip_kind!r})")
+        elif self.skip_kind is None:  # built without a kind (version-1 style): from its reason
+            self.skip_kind = legacy_skip_kind(self.reason)
+        else:
+            self.skip_kind = SkipKind(self.skip_kind)
+
+    def columns(self) -> dict[str, Any]:
+        """The record as one value per table column (shallow; metrics flattened, enums and JSON
+        columns as they are)."""
+        row = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "metrics"}
+        for name in metric_columns():
+            if name not in FIELD_METRICS:
+                row[name] = self.metrics.get(name)
+        return row
 
     def to_row(self) -> dict[str, Any]:
-        """Flat dict for SQLite: JSON columns serialised with sorted keys."""
-        row = asdict(self)
+        """Flat dict for SQLite: enums as strings, JSON columns serialised with sorted keys."""
+        row = self.columns()
+        for col in ("status", "family", "skip_kind"):
+            row[col] = None if row[col] is None else str(row[col])
         for col in JSON_COLUMNS:
             row[col] = json.dumps(row[col], sort_keys=True, default=_json_default)
         return row
@@ -92,12 +129,48 @@ class Record:
         for col in JSON_COLUMNS:
             if isinstance(data.get(col), str):
                 data[col] = json.loads(data[col])
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        names = {f.name for f in fields(cls)} - {"metrics"}
+        extra = {k: _float_or_none(data[k]) for k in metric_columns()
+                 if k in data and k not in FIELD_METRICS}
+        return cls(**{k: v for k, v in data.items() if k in names}, metrics=extra)
+
+    def metric(self, name: str) -> float | None:
+        """The value of the registered metric ``name`` (None when not computed)."""
+        return getattr(self, name) if name in FIELD_METRICS else self.metrics.get(name)
+
+    @staticmethod
+    def metric_fields(values: dict[str, float | None]) -> dict[str, Any]:
+        """Constructor keywords holding the metric ``values`` (name -> value)."""
+        out: dict[str, Any] = {k: values[k] for k in FIELD_METRICS if k in values}
+        out["metrics"] = {k: v for k, v in values.items() if k not in FIELD_METRICS}
+        return out
+
+
+def metric_columns() -> list[str]:
+    """The records table's metric columns: every registered metric, in registration order."""
+    names = metric_names()
+    clash = [m for m in names if m in _FIELD_NAMES and m not in FIELD_METRICS]
+    if clash:
+        raise ValueError(f"metric name {clash[0]!r} is the name of a Record column")
+    return names
+
+
+_FIELD_NAMES = frozenset(f.name for f in fields(Record))
 
 
 def column_names() -> list[str]:
-    return [f.name for f in fields(Record)]
+    """Every column of the records table, in order: the Record's fields (``metrics`` flattened
+    into one column per registered metric that is not a field of its own)."""
+    cols = [f.name for f in fields(Record) if f.name != "metrics"]
+    return cols + [m for m in metric_columns() if m not in cols]
+
+
+def _float_or_none(v: Any) -> float | None:
+    try:
+        out = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if out != out else out  # NaN (pandas' missing value) -> None
 
 
 def _json_default(obj: Any) -> Any:

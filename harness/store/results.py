@@ -20,14 +20,11 @@ from typing import Any
 
 import pandas as pd
 
-from harness.store.record import JSON_COLUMNS, Record, column_names
+from harness.store.record import JSON_COLUMNS, Record
+from harness.store.schema import ensure_schema, upgrade_frame, version_of
 
 DB_NAME = "results.sqlite"
 LOCK_NAME = ".lock"
-_SQL_TYPES = {"d": "INTEGER", "n": "INTEGER", "seed": "INTEGER", "n_test": "INTEGER",
-              "threads": "INTEGER", "peak_mem_bytes": "INTEGER", "test_error": "REAL",
-              "train_error": "REAL", "fit_wall_s": "REAL", "fit_cpu_s": "REAL",
-              "predict_wall_s": "REAL", "hierarchy_index": "REAL", "top_share": "REAL"}
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
@@ -59,19 +56,19 @@ class RunLockedError(RuntimeError):
 
 
 class ResultStore:
-    """Read/write access to ``RUN_DIR/results.sqlite``."""
+    """Read/write access to ``RUN_DIR/results.sqlite``.
+
+    Opening creates the records table, or migrates an older one to the current schema version
+    (:func:`harness.store.schema.ensure_schema`); ``migrated_from`` is the version it had (0 for
+    a new database).
+    """
 
     def __init__(self, run_dir: str | Path):
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.run_dir / DB_NAME
         self._conn = connect(self.path)
-        cols = ", ".join(
-            f"{c} {_SQL_TYPES.get(c, 'TEXT')}{' PRIMARY KEY' if c == 'key' else ''}"
-            for c in column_names()
-        )
-        with self._conn:
-            self._conn.execute(f"CREATE TABLE IF NOT EXISTS records ({cols})")
+        self.migrated_from = ensure_schema(self._conn)
 
     def close(self) -> None:
         self._conn.close()
@@ -95,13 +92,15 @@ def results_frame(run_dir: str | Path) -> pd.DataFrame:
     """All records of a run as a DataFrame (JSON columns parsed into dicts).
 
     The database is opened read-only (through a file URI, so paths with spaces or ``#`` work), so
-    this is safe while a run is still writing.
+    this is safe while a run is still writing; a database of an older schema version is left as it
+    is on disk and its frame upgraded in memory (:func:`harness.store.schema.upgrade_frame`).
     """
     path = Path(run_dir) / DB_NAME
     if not path.is_file():
         raise FileNotFoundError(f"no results database in {run_dir} (expected {DB_NAME})")
     with closing(connect_read_only(path)) as conn:
         df = pd.read_sql_query("SELECT * FROM records", conn)
+        df = upgrade_frame(df, version_of(conn))
     for col in JSON_COLUMNS:
         if col in df:
             df[col] = df[col].map(lambda s: json.loads(s) if isinstance(s, str) else {})

@@ -1,0 +1,80 @@
+"""Estimate a preset's compute from the learners' resource models, calibrated on a measured run.
+
+For every job of the preset's plan (all grid points: an upper bound, since the adaptive search
+stops each series one point past its first confirmed pass), the learner's resource model
+predicts the fit seconds t_model(n, d) on one core.  A measured run folder calibrates it: per
+learner, c = median over its ok records of (measured fit wall s) / t_model(n, d); the estimate is
+sum_jobs c * t_model.  Wall time on W workers is that sum / W (jobs are independent; the last,
+largest fits make it a lower bound on the wall time).  A learner without a resource model, or
+without records in the calibration run, is reported as such and left out of the sum.
+
+    python scripts/estimate_cost.py full --calibrate runs/quick --workers 16
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+from collections import defaultdict
+
+import numpy as np
+import pandas as pd
+
+from harness.experiment import load_spec, plan
+from learners import learner_resources, make_learner
+
+
+def model_seconds(learners: dict, label: str, name: str, params: dict, n: int, d: int):
+    if label not in learners:
+        learners[label] = make_learner(name, **params)
+    res = learner_resources(learners[label], n, d)
+    return None if res is None or res.seconds is None else float(res.seconds)
+
+
+def calibration(folder: str) -> dict[str, float]:
+    con = sqlite3.connect(f"file:{folder}/results.sqlite?mode=ro", uri=True)
+    df = pd.read_sql("select learner, learner_params, n, d, fit_wall_s from records "
+                     "where status = 'ok' and n >= 256", con)
+    cache: dict = {}
+    ratios = defaultdict(list)
+    for row in df.itertuples():
+        t = model_seconds(cache, row.learner + row.learner_params, row.learner,
+                          json.loads(row.learner_params), int(row.n), int(row.d))
+        if t and t > 0:
+            ratios[row.learner].append(row.fit_wall_s / t)
+    return {k: float(np.median(v)) for k, v in ratios.items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("preset")
+    ap.add_argument("--calibrate", required=True, help="a run folder with measured fit times")
+    ap.add_argument("--workers", type=int, default=16)
+    a = ap.parse_args()
+    spec = load_spec(a.preset)
+    cal = calibration(a.calibrate)
+    learners: dict = {}
+    total = defaultdict(float)
+    missing = set()
+    jobs = 0
+    for series in plan(spec):
+        for job in series.jobs:
+            jobs += 1
+            t = model_seconds(learners, job.label, job.learner, job.learner_params, job.n, job.d)
+            if t is None or job.learner not in cal:
+                missing.add(job.label)
+                continue
+            total[job.label] += cal[job.learner] * t
+    print(f"{a.preset}: {jobs} jobs (every grid point; adaptive runs fewer)")
+    for label, s in sorted(total.items(), key=lambda kv: -kv[1]):
+        print(f"  {label:24s} {s / 3600:9.1f} core-hours")
+    s = sum(total.values())
+    print(f"  total {s / 3600:.1f} core-hours; on {a.workers} workers >= {s / a.workers / 3600:.1f} h")
+    print("  calibration (measured / model):", {k: round(v, 2) for k, v in cal.items()})
+    if missing:
+        print("  not estimated (no resource model or no calibration records):", sorted(missing))
+
+
+if __name__ == "__main__":
+    main()
