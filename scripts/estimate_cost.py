@@ -70,7 +70,8 @@ def main() -> None:
     for label, s in sorted(total.items(), key=lambda kv: -kv[1]):
         print(f"  {label:24s} {s / 3600:9.1f} core-hours")
     s = sum(total.values())
-    print(f"  total {s / 3600:.1f} core-hours; on {a.workers} workers >= {s / a.workers / 3600:.1f} h")
+    wall = s / a.workers / 3600
+    print(f"  total {s / 3600:.1f} core-hours; on {a.workers} workers >= {wall:.1f} h")
     print("  calibration (measured / model):", {k: round(v, 2) for k, v in cal.items()})
     if missing:
         print("  not estimated (no resource model or no calibration records):", sorted(missing))

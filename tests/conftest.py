@@ -75,6 +75,15 @@ MISBEHAVING_LEARNERS = "".join(f'[[learners]]\nname = "{name}"\n' for name in (
     "ridge", "raises", "exits", "segfaults", "sleeps", "nans", "hungry"))
 
 
+def misbehaving_spec(name: str, n_max: int, timeout_s: float, extra: str = "") -> str:
+    """One seed of multi_index (d = 4) from n = 32 to n_max (ratio 2) with the misbehaving
+    learners (plus ``extra`` [[learners]] text), a 1 GiB memory cap and the given timeout."""
+    return (f'name = "{name}"\nseeds = [0]\nn_test = 200\n[n_grid]\nn_min = 32\n'
+            f'n_max = {n_max}\nratio = 2.0\n[budget]\ntimeout_s = {timeout_s}\n'
+            'memory_gb = 1.0\n[[tasks]]\nname = "multi_index"\nd = [4]\n'
+            'params = { p = 2, r = 1 }\n' + MISBEHAVING_LEARNERS + extra)
+
+
 def slow_ridge_spec(name: str, seeds: list[int], n_max: int) -> str:
     """A spec of the slow_ridge plugin on multi_index (d = 4, 8; n = 16 ... n_max, ratio 2)."""
     return (f'name = "{name}"\nseeds = {seeds}\nn_test = 200\n[n_grid]\nn_min = 16\n'

@@ -15,9 +15,9 @@ import numpy as np
 import psutil
 import pytest
 from conftest import (
-    MISBEHAVING_LEARNERS,
     PLUGINS,
     hierbench,
+    misbehaving_spec,
     slow_ridge_spec,
     stored_rows,
     write_spec,
@@ -39,21 +39,7 @@ from registry import load_plugin_file
 
 MISBEHAVING = str(PLUGINS / "misbehaving.py")
 
-ISOLATION_SPEC = """
-name = "dask_isolation"
-seeds = [0]
-n_test = 200
-[n_grid]
-n_min = 32
-n_max = 32
-[budget]
-timeout_s = 4
-memory_gb = 1.0
-[[tasks]]
-name = "multi_index"
-d = [4]
-params = { p = 2, r = 1 }
-""" + MISBEHAVING_LEARNERS
+ISOLATION_SPEC = misbehaving_spec("dask_isolation", 32, 4)
 
 KILL_SPEC = slow_ridge_spec("dask_kill", [0, 1, 2, 3], 64)
 KILL_TOTAL = 4 * 3 * 2  # seeds x n x d

@@ -4,28 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import MISBEHAVING_LEARNERS, PLUGINS, hierbench, write_spec
+from conftest import PLUGINS, hierbench, misbehaving_spec, write_spec
 
 from harness import results_frame
 
-SPEC = """
-name = "isolation"
-seeds = [0]
-n_test = 200
-[n_grid]
-n_min = 32
-n_max = 64
-ratio = 2.0
-[budget]
-timeout_s = 10
-memory_gb = 1.0
-[[tasks]]
-name = "multi_index"
-d = [4]
-params = { p = 2, r = 1 }
-""" + MISBEHAVING_LEARNERS + """[[learners]]
-name = "huge"
-"""
+SPEC = misbehaving_spec("isolation", 64, 10, '[[learners]]\nname = "huge"\n')
 
 
 def test_misbehaving_learners_are_recorded(tmp_path):
