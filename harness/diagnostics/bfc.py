@@ -60,6 +60,7 @@ from harness.run import (
     now_iso,
     one_line,
 )
+from harness.store import Status
 from tasks.streams import Stream, stream_rng
 
 DEFAULT_PRESET = "bfc-diagnostics"
@@ -377,11 +378,11 @@ def run_fit(cfg_data: dict[str, Any], fit_data: dict[str, Any], seed: int,
 
         with limit_threads(threads):
             row.update(_fit_and_probe(cfg, fit, seed))
-        row["status"] = "ok"
+        row["status"] = Status.OK
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # noqa: BLE001 - a failed fit is a result
-        row.update(status="failed", reason=one_line(exc))
+        row.update(status=Status.FAILED, reason=one_line(exc))
     row["finished_at"] = now_iso()
     return row
 

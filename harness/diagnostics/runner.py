@@ -36,8 +36,9 @@ from harness.diagnostics.bfc import (
     plan_fits,
     run_fit,
 )
-from harness.diagnostics.store import DiagStore, FitRecord
+from harness.diagnostics.store import STATUSES, DiagStore, FitRecord
 from harness.run import JobContext, now_iso
+from harness.store import Status
 
 POLL_S = 0.5
 
@@ -153,7 +154,7 @@ def run_diagnostics(cfg: DiagConfig, run_dir: str | Path, config_text: str | Non
         fits = plan_fits(cfg, n_levels(build_task(cfg, cfg.seeds[0])))
         plan = [FitJob(cfg.model_dump(), f, s) for s in cfg.seeds for f in fits]
         old = store.statuses()
-        done = ("ok",) if retry_failed else ("ok", "failed", "timeout")
+        done = (Status.OK,) if retry_failed else STATUSES
         todo = [job for job in plan if old.get(job.key) not in done]
         summary = DiagSummary(run_dir, len(plan), len(plan) - len(todo))
         started = now_iso()

@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from harness.diagnostics.bfc import DiagConfig, DiagnosticsError
-from harness.store import connect, connect_read_only, write_row
+from harness.store import BAD, Status, connect, connect_read_only, write_row
 
 DB_NAME = "diagnostics.sqlite"
-#: statuses of a stored fit: "timeout" and a "failed" from the executor (memory cap, a dead
-#: worker process) come from the shared executors, as for a benchmark job
-STATUSES = ("ok", "failed", "timeout")
+#: statuses of a stored fit (the run store's Status; a fit is never skipped): TIMEOUT and a FAILED
+#: from the executor (memory cap, a dead worker process) come from the shared executors, as for a
+#: benchmark job
+STATUSES: tuple[Status, ...] = (Status.OK, *BAD)
 
 COLUMNS = {"key": "TEXT PRIMARY KEY", "variant": "TEXT", "learner": "TEXT",
            "backward_depth": "INTEGER", "m_values": "TEXT", "seed": "INTEGER", "status": "TEXT",
@@ -48,7 +49,7 @@ class FitRecord:
     backward_depth: int | None
     m_values: list[int]
     seed: int
-    status: str
+    status: Status
     reason: str | None = None
     test_error: float | None = None
     train_error: float | None = None
@@ -65,7 +66,8 @@ class FitRecord:
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
-            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+            raise ValueError(f"status must be one of {tuple(map(str, STATUSES))}, "
+                             f"got {self.status!r}")
 
     @classmethod
     def from_dict(cls, row: dict[str, Any]) -> FitRecord:
