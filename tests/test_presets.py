@@ -12,10 +12,10 @@ PAPER = {"paper-bfc", "paper-damian", "paper-wang", "paper-staircase"}
 
 
 def test_shipped_presets():
-    assert {"smoke", "quick", "full"} | PAPER <= set(preset_names())
+    assert {"smoke", "quick", "standard", "full"} | PAPER <= set(preset_names())
 
 
-@pytest.mark.parametrize("name", sorted({"smoke", "quick", "full"} | PAPER))
+@pytest.mark.parametrize("name", sorted({"smoke", "quick", "standard", "full"} | PAPER))
 def test_preset_is_valid(name):
     spec = load_spec(name)
     series = plan(spec)
@@ -36,7 +36,17 @@ def test_quick_covers_the_comparison_the_readme_promises():
     assert spec.eps.kind == "relative" and spec.eps.value < 1.0
 
 
-def test_quick_runs_on_seeds_its_pilot_never_used():
-    """Preregistration: the grids were chosen on the pilot's seeds; quick must not reuse them."""
-    pilot = load_spec(str(Path(__file__).parents[1] / "benchmarks" / "specs" / "pilot_quick.toml"))
-    assert not set(pilot.seeds) & set(load_spec("quick").seeds)
+@pytest.mark.parametrize("preset, pilot", [("quick", "pilot_quick"), ("standard", "pilot_standard")])
+def test_presets_run_on_seeds_no_pilot_used(preset, pilot):
+    """Preregistration: a preset's grids were chosen on its pilot's seeds; it must use others,
+    and none of the pilots' seeds."""
+    specs = Path(__file__).parents[1] / "benchmarks" / "specs"
+    pilots = set()
+    for f in ("pilot_quick", "pilot_standard"):
+        pilots |= set(load_spec(str(specs / f"{f}.toml")).seeds)
+    assert set(load_spec(str(specs / f"{pilot}.toml")).seeds) <= pilots
+    assert not pilots & set(load_spec(preset).seeds)
+
+
+def test_standard_and_quick_use_disjoint_seeds():
+    assert not set(load_spec("quick").seeds) & set(load_spec("standard").seeds)
