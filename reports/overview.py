@@ -120,7 +120,8 @@ def energy_text(df: pd.DataFrame) -> str:
         se = pd.to_numeric(g["task_info"].map(lambda i: i.get("top_share_se")), errors="coerce")
         top = pd.to_numeric(g["top_share"], errors="coerce")
         kind = g["task_info"].iloc[0].get("energy_method") or "unknown"
-        parts.append(f"{task} d = {d}: {kind}, E_top {top.mean():.3g} +- {se.max():.2g}")
+        parts.append(f"{task} d = {d}: {kind}, E_top {top.mean():.3g} +- {se.max():.2g} "
+                     f"(a relative eps inherits this error; n* is shown over E_top +- 2 se)")
     return "exact except " + "; ".join(parts)
 
 

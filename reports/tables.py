@@ -129,8 +129,12 @@ def _bounded(r: pd.Series) -> str:
     return ", ".join(parts) or "none"
 
 
+ETOP_HEADER = "n* over E_top +- 2 se"
+
+
 def complexity_table(a: Analysis) -> pd.DataFrame:
-    """n*(eps), t*(eps) and the error at a fixed n per (task, d, learner)."""
+    """n*(eps), t*(eps) and the error at a fixed n per (task, d, learner); where E_top is a Monte
+    Carlo estimate, also the range of n* over E_top +- 2 standard errors."""
     sc = a.complexity
     cols = ["task", "d", "learner", "n*", "censored by", "t* wall [s]", "t* CPU [s]",
             "error at fixed n [IQR]", "fixed n", "seeds"]
@@ -148,8 +152,11 @@ def complexity_table(a: Analysis) -> pd.DataFrame:
         label = _with_degree(r["label"], deg.get((r["task_label"], r["d"], r["label"])))
         rows.append([r["task_label"], int(r["d"]), label, r["nstar_text"],
                      r["censor_reason"], tw if fmt(r["t_wall"]) else "",
-                     tc if fmt(r["t_cpu"]) else "", err, fixed, int(r["n_seeds"])])
-    return pd.DataFrame(rows, columns=cols)
+                     tc if fmt(r["t_cpu"]) else "", err, fixed, int(r["n_seeds"]),
+                     r.get("nstar_etop_text") or ""])
+    out = pd.DataFrame(rows, columns=[*cols, ETOP_HEADER])
+    # the E_top range only where some E_top is a Monte Carlo estimate (exact energies: no column)
+    return out if (out[ETOP_HEADER] != "").any() else out[cols]
 
 
 def slope_texts(v: pd.DataFrame) -> list[str]:

@@ -301,3 +301,31 @@ def test_runs_stored_under_the_one_pass_rule_still_analyse(tmp_path):
     assert r["bound"] == 0 and 100 < r["nstar"] < 200
     si = seed_intervals(curve_data(prepare(df, 0.1)))
     np.testing.assert_allclose(np.exp([si.lo[0, 0], si.hi[0, 0]]), [100, 200])
+
+
+def _interp(n_a, r_a, n_j, r_j):
+    """log-log interpolation of the threshold crossing between a failing and a passing point."""
+    frac = np.log(r_a) / (np.log(r_a) - np.log(r_j))
+    return n_a * (n_j / n_a) ** frac
+
+
+def test_monte_carlo_top_share_error_gives_an_nstar_range(tmp_path):
+    # relative eps 0.5, E_top = 0.2 +- 0.02: thresholds 0.1 (point), 0.12 (E + 2 se), 0.08 (E - 2 se)
+    errs = {100: 0.5, 200: 0.11, 400: 0.09, 800: 0.07, 1600: 0.06}
+    recs = []
+    for n, e in errs.items():
+        r = rec(n, 0, e, top_share=0.2)
+        r.task_info["top_share_se"] = 0.02
+        recs.append(r)
+    recs += [rec(n, 0, e, top_share=0.2, label="exact") for n, e in errs.items()]
+    df = frame(tmp_path, recs, {"kind": "relative", "value": 0.5})
+    sc = sample_complexity(df, {"kind": "relative", "value": 0.5}).set_index("label")
+    mc, exact = sc.loc["krr"], sc.loc["exact"]
+    assert mc["nstar"] == pytest.approx(_interp(200, 1.1, 400, 0.9))
+    assert mc["nstar_etop_lo"] == pytest.approx(_interp(100, 0.5 / 0.12, 200, 0.11 / 0.12))
+    assert mc["nstar_etop_hi"] == pytest.approx(_interp(400, 0.09 / 0.08, 800, 0.07 / 0.08))
+    assert mc["top_share_se"] == pytest.approx(0.02) and mc["threshold_se"] == pytest.approx(0.01)
+    assert mc["nstar_etop_text"] == f"{mc['nstar_etop_lo']:.0f} .. {mc['nstar_etop_hi']:.0f}"
+    # exact energies: the same n*, no range
+    assert exact["nstar"] == pytest.approx(mc["nstar"])
+    assert np.isnan(exact["nstar_etop_lo"]) and exact["nstar_etop_text"] == ""

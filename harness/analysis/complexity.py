@@ -13,6 +13,14 @@ per-seed matrices, the lucky-dip rule and the interpolation):
   gives each seed's n* as an interval of log n between its last failing and first passing grid
   point under the same lucky-dip rule (pass at n_j and at the next point the seed has), with
   t* likewise between the fit times at those two points.
+* E_top uncertainty: where a task's E_top = top_share is a Monte Carlo estimate with standard
+  error se (``task_info["top_share_se"]`` > 0; exact energies have se = 0) and eps is relative,
+  the threshold eps * E_top is itself uncertain.  :func:`etop_range` recomputes n* with every
+  record's threshold at eps * (E_top + 2 se) and eps * max(E_top - 2 se, E_top / 100): the
+  interval [nstar_etop_lo, nstar_etop_hi] is the range of n* over E_top +- 2 se (a ~95 % range
+  from the estimate's error alone).  Points skipped by the adaptive search after a pass carry
+  the seed's last ratio forward, as for the point estimate, so where the search stopped early the
+  upper end is a lower bound.
 * Bootstrap: seeds are resampled with replacement per (task_label, d), with the *same* draws for
   every learner of that task and d (the learners share seeds, hence test sets, so the replicates
   are paired across learners); medians, n* and t* are recomputed per replicate.
@@ -84,7 +92,7 @@ def sample_complexity(df: pd.DataFrame, eps=None) -> pd.DataFrame:
     eps = parse_eps(eps)
     cols = [*CURVE_KEYS, *SC_META, "eps", "threshold", "nstar", "bound", "nstar_kind", "nstar_text",
             "n_reached", "censor_reason", "t_wall", "t_cpu", "n_seeds", "n_fixed", "err_fixed",
-            "err_fixed_q25", "err_fixed_q75", "common"]
+            "err_fixed_q25", "err_fixed_q75", "common", *ETOP_COLUMNS]
     if df.empty:
         return pd.DataFrame(columns=cols)
     prep = prepare(df, eps)
@@ -103,11 +111,54 @@ def sample_complexity(df: pd.DataFrame, eps=None) -> pd.DataFrame:
             "t_wall": est.t_wall[0], "t_cpu": est.t_cpu[0], "n_seeds": len(cd.seeds),
             "threshold": float(np.nanmedian(g["threshold"])) if g["threshold"].notna().any()
             else np.nan,
+            **etop_range(g, eps),
         })
     out = pd.DataFrame(rows)
     fixed = error_at_fixed_n(learning_curves(df))
     out = out.merge(fixed, on=CURVE_KEYS, how="left")
     return out[cols]
+
+
+ETOP_COLUMNS = ["top_share_se", "threshold_se", "nstar_etop_lo", "nstar_etop_hi",
+                "nstar_etop_text"]
+SE_WIDTH = 2.0  # the E_top range is E_top +- SE_WIDTH standard errors
+
+
+def _top_share_se(g: pd.DataFrame) -> np.ndarray:
+    info = g["task_info"].map(lambda i: i if isinstance(i, dict) else {})
+    se = pd.to_numeric(info.map(lambda i: i.get("top_share_se")), errors="coerce")
+    return se.fillna(0.0).to_numpy(float)
+
+
+def etop_range(g: pd.DataFrame, eps) -> dict:
+    """n* of one prepared curve with E_top moved by -+ ``SE_WIDTH`` standard errors (module
+    docstring); NaN columns (and an empty text) where E_top is exact or eps absolute.
+
+    With threshold' = eps * E' the ratios become r' = r * threshold / threshold' (an unreached
+    point stays unreached); the larger E_top gives the smaller n* (``nstar_etop_lo``).
+    """
+    eps = parse_eps(eps)
+    se = _top_share_se(g)
+    out = dict.fromkeys(ETOP_COLUMNS, np.nan) | {"nstar_etop_text": ""}
+    if eps.kind != "relative" or not (se > 0).any():
+        return out
+    top = pd.to_numeric(g["top_share"], errors="coerce").to_numpy(float)
+    out["top_share_se"] = float(np.nanmedian(se))
+    out["threshold_se"] = eps.value * out["top_share_se"]
+    ends = []
+    for sign in (1.0, -1.0):
+        shifted = np.maximum(top + sign * SE_WIDTH * se, top / 100.0)
+        gs = g.copy()
+        gs["threshold"] = eps.threshold(shifted)
+        gs["ratio"] = g["ratio"].to_numpy(float) * (g["threshold"].to_numpy(float)
+                                                   / gs["threshold"].to_numpy(float))
+        cd = curve_data(gs)
+        est = estimate(cd, _identity(cd))
+        ends.append((float(est.nstar[0]), float(est.bound[0])))
+    (lo, blo), (hi, bhi) = ends
+    out["nstar_etop_lo"], out["nstar_etop_hi"] = lo, hi
+    out["nstar_etop_text"] = f"{nstar_text(lo, blo)} .. {nstar_text(hi, bhi)}"
+    return out
 
 
 def nstar_text(value: float, bound: float) -> str:
