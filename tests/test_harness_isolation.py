@@ -69,19 +69,3 @@ def mean_predictor_error() -> float:
 
     _, y = draw_test_set(MultiIndexTask(4, seed=0, p=2, r=1), 0, 200)
     return float(np.mean(y ** 2))
-
-
-def test_local_executor_dispatches_the_largest_n_first():
-    """Longest-processing-time order with n as the cost proxy; ties keep submission order."""
-    from types import SimpleNamespace
-
-    from harness.run.job import JobContext
-    from harness.run.local import LocalExecutor
-
-    ex = LocalExecutor(JobContext(), workers=1, timeout_s=10.0)
-    jobs = [SimpleNamespace(n=n, key=k) for n, k in
-            [(64, "a"), (4096, "b"), (128, "c"), (4096, "d"), (8192, "e")]]
-    for j in jobs:
-        ex.submit(j)
-    assert [ex._pop_largest().key for _ in jobs] == ["e", "b", "d", "c", "a"]
-    assert ex.pending() == 0

@@ -213,7 +213,7 @@ class LocalExecutor:
             if not idle:
                 return
             w = idle[0]
-            job = self._pop_largest()
+            job = self._queue.popleft()
             try:
                 w.conn.send(job)
             except (BrokenPipeError, OSError):
@@ -221,20 +221,6 @@ class LocalExecutor:
                 self._replace(w)
                 continue
             w.job, w.started = job, time.monotonic()
-
-    def _pop_largest(self) -> Job:
-        """The queued job with the largest n (the first such in submission order).
-
-        Largest first is the longest-processing-time rule with n as the proxy for cost: under the
-        adaptive search the expensive large-n points of a series are released late, and taken in
-        submission order they queued behind many cheap small-n jobs and ran last, one worker
-        busy and the others idle (quick: the last 40 s on one of two workers).  Which worker runs
-        a job does not change its record (every random stream comes from the job's own seed).
-        """
-        best = max(range(len(self._queue)), key=lambda i: (getattr(self._queue[i], "n", 0), -i))
-        job = self._queue[best]
-        del self._queue[best]
-        return job
 
     def _collect(self, w: Worker) -> list[tuple[Job, Record]]:
         job = w.job
