@@ -124,21 +124,16 @@ ETOP_COLUMNS = ["top_share_se", "threshold_se", "nstar_etop_lo", "nstar_etop_hi"
 SE_WIDTH = 2.0  # the E_top range is E_top +- SE_WIDTH standard errors
 
 
-def _top_share_se(g: pd.DataFrame) -> np.ndarray:
-    info = g["task_info"].map(lambda i: i if isinstance(i, dict) else {})
-    se = pd.to_numeric(info.map(lambda i: i.get("top_share_se")), errors="coerce")
-    return se.fillna(0.0).to_numpy(float)
-
-
 def etop_range(g: pd.DataFrame, eps) -> dict:
     """n* of one prepared curve with E_top moved by -+ ``SE_WIDTH`` standard errors (module
     docstring); NaN columns (and an empty text) where E_top is exact or eps absolute.
 
-    With threshold' = eps * E' the ratios become r' = r * threshold / threshold' (an unreached
-    point stays unreached); the larger E_top gives the smaller n* (``nstar_etop_lo``).
+    Each end re-prepares the records with the shifted top_share, so thresholds and ratios follow
+    the same rules as the point estimate; the larger E_top gives the smaller n*
+    (``nstar_etop_lo``).
     """
     eps = parse_eps(eps)
-    se = _top_share_se(g)
+    se = g["top_share_se"].to_numpy(float)
     out = dict.fromkeys(ETOP_COLUMNS, np.nan) | {"nstar_etop_text": ""}
     if eps.kind != "relative" or not (se > 0).any():
         return out
@@ -148,11 +143,7 @@ def etop_range(g: pd.DataFrame, eps) -> dict:
     ends = []
     for sign in (1.0, -1.0):
         shifted = np.maximum(top + sign * SE_WIDTH * se, top / 100.0)
-        gs = g.copy()
-        gs["threshold"] = eps.threshold(shifted)
-        gs["ratio"] = g["ratio"].to_numpy(float) * (g["threshold"].to_numpy(float)
-                                                   / gs["threshold"].to_numpy(float))
-        cd = curve_data(gs)
+        cd = curve_data(prepare(g.assign(top_share=shifted), eps))
         est = estimate(cd, _identity(cd))
         ends.append((float(est.nstar[0]), float(est.bound[0])))
     (lo, blo), (hi, bhi) = ends

@@ -107,7 +107,8 @@ def family_key(task: str, params: Any, index_param: str | None) -> str:
 
 
 def prepare(df: pd.DataFrame, eps: Any = None) -> pd.DataFrame:
-    """Records plus ``kind``, ``threshold``, ``ratio``, ``index_param`` and ``family_key``."""
+    """Records plus ``kind``, ``threshold``, ``ratio``, ``index_param``, ``top_share_se`` and
+    ``family_key``."""
     eps = parse_eps(eps)
     out = df.copy()
     out["kind"] = cell_kind(out)
@@ -116,6 +117,9 @@ def prepare(df: pd.DataFrame, eps: Any = None) -> pd.DataFrame:
     out["ratio"] = ratio.where(~((out["kind"] == CellKind.OK) & ratio.isna()), np.inf)
     info = out["task_info"].map(lambda i: i if isinstance(i, dict) else {})
     out["index_param"] = info.map(lambda i: i.get("index_param"))
+    # standard error of a Monte Carlo top_share (0: exact energies, or not reported)
+    out["top_share_se"] = pd.to_numeric(info.map(lambda i: i.get("top_share_se")),
+                                        errors="coerce").fillna(0.0)
     out["family_key"] = [
         family_key(t, p, ip)
         for t, p, ip in zip(out["task"], out["task_params"], out["index_param"], strict=True)
