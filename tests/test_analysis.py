@@ -310,7 +310,8 @@ def _interp(n_a, r_a, n_j, r_j):
 
 
 def test_monte_carlo_top_share_error_gives_an_nstar_range(tmp_path):
-    # relative eps 0.5, E_top = 0.2 +- 0.02: thresholds 0.1 (point), 0.12 (E + 2 se), 0.08 (E - 2 se)
+    # relative eps 0.5, E_top = 0.2 +- 0.02: thresholds 0.1 (point), 0.12 (E + 2 se) and
+    # 0.08 (E - 2 se)
     errs = {100: 0.5, 200: 0.11, 400: 0.09, 800: 0.07, 1600: 0.06}
     recs = []
     for n, e in errs.items():
