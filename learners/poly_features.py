@@ -47,21 +47,30 @@ def _univariate(X: np.ndarray, q: int, basis: str) -> list[np.ndarray]:
 
 
 def poly_features(X: np.ndarray, q: int, basis: str = "hermite") -> np.ndarray:
-    """Phi(X), shape (n, C(d + q, q) - 1), columns ordered by degree then lexicographically."""
+    """Phi(X), shape (n, C(d + q, q) - 1), columns ordered by degree then lexicographically.
+
+    Built feature by feature into the rows of a (p, n) array (each a contiguous product of at
+    most q univariate rows) and returned as its transpose, a Fortran-ordered (n, p) view: writing
+    columns of a C-ordered (n, p) array strides through memory and was ~7x slower at n = 8192,
+    p = 4844.
+    """
     X = np.asarray(X, dtype=np.float64)
     n, d = X.shape
-    P = _univariate(X, q, basis)
-    out = np.empty((n, n_poly_features(d, q)))
+    P = [np.ascontiguousarray(a.T) for a in _univariate(X, q, basis)]  # P[k][i] = h_k(x_i), (n,)
+    out = np.empty((n_poly_features(d, q), n))
     col = 0
     for deg in range(1, q + 1):
         for combo in itertools.combinations_with_replacement(range(d), deg):
-            f = None
-            for var in sorted(set(combo)):
-                term = P[combo.count(var)][:, var]
-                f = term.copy() if f is None else f * term
-            out[:, col] = f
+            factors = [P[combo.count(v)][v] for v in sorted(set(combo))]
+            row = out[col]
+            if len(factors) == 1:
+                row[:] = factors[0]
+            else:
+                np.multiply(factors[0], factors[1], out=row)
+                for f in factors[2:]:
+                    row *= f
             col += 1
-    return out
+    return out.T
 
 
 class PolyFeaturesRegressor(HierbenchLearner):
