@@ -96,6 +96,7 @@ def run_overview(a: Analysis) -> pd.DataFrame:
         ("seeds", f"{len(seeds)} ({', '.join(map(str, seeds))})" if len(seeds) <= 8
          else f"{len(seeds)} ({seeds[0]} to {seeds[-1]})"),
         ("target", f"{a.eps.text()}; energies by degree {energy_text(df)}"),
+        ("test set", test_set_text(df)),
         ("fits", f"{len(df)} ({status})"),
         ("wall time", _wall(a)),
     ]
@@ -123,6 +124,34 @@ def energy_text(df: pd.DataFrame) -> str:
         parts.append(f"{task} d = {d}: {kind}, E_top {top.mean():.3g} +- {se.max():.2g} "
                      f"(a relative eps inherits this error; n* is shown over E_top +- 2 se)")
     return "exact except " + "; ".join(parts)
+
+
+def test_set_text(df: pd.DataFrame) -> str:
+    """The test-set sizes and, where the residual kurtosis kappa was computed (``n_test =
+    "auto"``), the predicted standard error of a test error of size eps, as a fraction of eps:
+    sqrt((kappa - 1) / n_test) (docs/tasks.md, "Test-set size"; <= 0.1 is the target)."""
+    if "n_test" not in df or not len(df):
+        return "unknown"
+    info = df.drop_duplicates(["task_label", "d", "seed"])
+    n = pd.to_numeric(info["n_test"], errors="coerce")
+    kappa = pd.to_numeric(info["task_info"].map(
+        lambda i: i.get("residual_kurtosis") if isinstance(i, dict) else None), errors="coerce")
+    if kappa.isna().all():
+        return f"n_test = {_span(n)} noiseless points per teacher (fixed by the spec)"
+    parts = []
+    for task, g in info.assign(kappa=kappa, n=n).groupby("task_label", sort=True):
+        rel = np.sqrt((np.maximum(g["kappa"], 3.0) - 1.0) / g["n"])
+        parts.append(f"{task}: n_test = {_span(g['n'])}, sd of an error of size eps "
+                     f"<= {rel.max():.2f} eps")
+    return ("sized per teacher from its residual kurtosis (auto): " + "; ".join(parts))
+
+
+def _span(values: pd.Series) -> str:
+    v = values.dropna()
+    if not len(v):
+        return "unknown"
+    lo, hi = int(v.min()), int(v.max())
+    return f"{lo}" if lo == hi else f"{lo}-{hi}"
 
 
 def _info(df: pd.DataFrame, key: str) -> pd.Series:

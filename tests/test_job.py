@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from harness.experiment import Job
 from harness.run import draw_test_set, draw_training_set, normalised_mse, run_job
+from harness.run.job import N_TEST_STEP, choose_n_test
 from learners import make_learner
 from tasks import make_task
 
@@ -61,3 +63,39 @@ def test_record_carries_measurements_and_task_info():
     assert rec.top_share is not None and abs(sum(rec.task_info["level_shares"]) - 1) < 1e-9
     assert "alpha" in rec.fit_info
     assert 0.0 < rec.test_error < 1.5
+
+
+def _auto_job(p, cap=65536, learner="ridge"):
+    return Job(task="multi_index", task_label="mi", task_params={"p": p, "r": 2}, d=6,
+               learner=learner, label=learner, learner_params={}, n=64, seed=3, n_test="auto",
+               n_test_max=cap)
+
+
+def test_auto_test_set_meets_eps_over_10_from_the_teachers_kurtosis():
+    """n_test = "auto": 100 (kappa - 1) rounded up to a multiple of N_TEST_STEP, kappa the
+    teacher's exact residual kurtosis; the record keeps n_test, kappa and the size needed."""
+    for p in (2, 4):
+        task = make_task("multi_index", d=6, seed=3, p=p, r=2)
+        kappa = task.residual_kurtosis()
+        rec = run_job(_auto_job(p))
+        assert rec.status == "ok", rec.reason
+        assert rec.task_info["residual_kurtosis"] == kappa
+        assert rec.n_test % N_TEST_STEP == 0
+        assert rec.n_test - N_TEST_STEP < 100 * (kappa - 1) <= rec.n_test
+        assert np.sqrt((kappa - 1) / rec.n_test) <= 0.1  # sd of an eps-sized error <= eps / 10
+    assert run_job(_auto_job(4)).n_test > 8 * run_job(_auto_job(2)).n_test  # p = 4: heavy tail
+    capped = run_job(_auto_job(4, cap=2048))
+    assert capped.n_test == 2048 and capped.task_info["n_test_needed"] > 2048
+    fixed = choose_n_test(make_task("multi_index", d=6, seed=3, p=4, r=2), 500, None)
+    assert fixed == (500, None)
+
+
+def test_kurtosis_rule_predicts_the_spread_of_the_test_error():
+    """The rule's premise, by simulation: the mean of r^2 over n i.i.d. points (r the top
+    residual of a multi_index p = 2 teacher) has relative sd sqrt((kappa - 1) / n)."""
+    task = make_task("multi_index", d=4, seed=1, p=2, r=2)
+    kappa, n = task.residual_kurtosis(), 500
+    rng = np.random.default_rng(5)
+    means = [np.mean(task.top_residual(task._draw_inputs(n, rng)) ** 2) for _ in range(400)]
+    rel_sd = np.std(means) / task.top_share()
+    assert rel_sd == pytest.approx(np.sqrt((kappa - 1) / n), rel=0.15)

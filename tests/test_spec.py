@@ -41,6 +41,9 @@ def _load(tmp_path, text):
     (lambda s: s.replace("p = 2, r = 1", "p = 2, r = 0"), "tasks.0 (multi_index)"),
     (lambda s: s.replace("seeds = 2", "seeds = 0"), "seeds: Value error"),
     (lambda s: s + "\n[budget]\ntimeout_s = -1\n", "budget.timeout_s: Input should be greater"),
+    (lambda s: s.replace("seeds = 2", 'seeds = 2\nn_test = "big"'),
+     'n_test: n_test = \'big\' is not allowed; allowed: an int >= 1 or "auto"'),
+    (lambda s: s.replace("seeds = 2", "seeds = 2\nn_test = 0"), "n_test: n_test = 0 is not"),
 ])
 def test_spec_errors_are_one_line_naming_the_key(tmp_path, edit, message):
     with pytest.raises(SpecError) as info:
@@ -196,3 +199,17 @@ def test_learner_n_max_below_n_min_is_one_line(tmp_path):
         _load(tmp_path, text)
     msg = str(err.value)
     assert "n_max = 16 is below n_grid.n_min = 32" in msg and "\n" not in msg.strip()
+
+
+def test_auto_n_test_keys_carry_the_cap_and_fixed_sizes_keep_their_keys(tmp_path):
+    fixed = [j.key for s in plan(_load(tmp_path, BASE)) for j in s.jobs]
+    auto = _load(tmp_path, BASE.replace("seeds = 2", 'seeds = 2\nn_test = "auto"'))
+    capped = _load(tmp_path, BASE.replace("seeds = 2", 'seeds = 2\nn_test = "auto"\n'
+                                          "n_test_max = 4096"))
+    jobs = [j for s in plan(auto) for j in s.jobs]
+    assert {j.n_test for j in jobs} == {"auto"} and {j.n_test_max for j in jobs} == {65536}
+    k_auto, k_capped = ({j.key for s in plan(sp) for j in s.jobs} for sp in (auto, capped))
+    assert not (k_auto & set(fixed)) and not (k_auto & k_capped)
+    # a fixed n_test's key does not depend on n_test_max (runs made before the key existed resume)
+    assert fixed == [j.key for s in plan(_load(tmp_path, BASE.replace(
+        "seeds = 2", "seeds = 2\nn_test_max = 4096"))) for j in s.jobs]

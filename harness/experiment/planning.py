@@ -3,8 +3,9 @@
 A *series* is one learning curve for one seed: (task, task params, d, learner, learner params,
 seed); its jobs run that series at every n of the n-grid.  A job's key is the SHA-1 of the canonical
 JSON of everything that determines its result (task name and params, d, learner name and params, n,
-seed, test-set size), so the same spec always gives the same keys and changing one parameter changes
-only the keys it affects.  Labels, budgets and execution settings are not part of the key.
+seed, test-set size - a number, or "auto" with its cap), so the same spec always gives the same
+keys and changing one parameter changes only the keys it affects.  Labels, budgets and execution
+settings are not part of the key.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.experiment.spec import Spec
+
+#: ``n_test = "auto"``: each teacher's test set sized by :func:`harness.run.job.choose_n_test`
+AUTO_N_TEST = "auto"
 
 
 def content_key(payload: dict[str, Any]) -> str:
@@ -36,7 +40,8 @@ class Job:
     learner_params: dict[str, Any] = field(hash=False)
     n: int
     seed: int
-    n_test: int
+    n_test: int | str
+    n_test_max: int | None = None
 
     def _identity(self, with_n: bool) -> dict[str, Any]:
         ident = {
@@ -44,6 +49,8 @@ class Job:
             "learner": self.learner, "learner_params": self.learner_params,
             "seed": self.seed, "n_test": self.n_test,
         }
+        if self.n_test == AUTO_N_TEST:  # the cap changes the result; a fixed size keeps old keys
+            ident["n_test_max"] = self.n_test_max
         if with_n:
             ident["n"] = self.n
         return ident
@@ -82,7 +89,9 @@ def plan(spec: Spec) -> list[Series]:
                             Job(task=t.name, task_label=tlabel, task_params=dict(tparams), d=d,
                                 learner=lr.name, label=lr.display,
                                 learner_params=dict(lr.params), n=n, seed=seed,
-                                n_test=spec.n_test)
+                                n_test=spec.n_test,
+                                n_test_max=spec.n_test_max if spec.n_test == AUTO_N_TEST
+                                else None)
                             for n in ns if lr.n_max is None or n <= lr.n_max
                         ]
                         out.append(Series(jobs))

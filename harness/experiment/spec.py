@@ -5,7 +5,8 @@ eps, the test-set size and the budgets.  Example::
 
     name = "smoke"
     seeds = 2                      # or a list: [0, 1]
-    n_test = 500
+    n_test = 500                   # or "auto": per teacher, sd(test error) <= eps / 10
+    n_test_max = 65536             # cap of "auto"
     eps = 0.1                      # absolute; or  [eps] kind = "relative"  value = 0.5
     adaptive = false               # grow n per series only until eps is reached (twice)
 
@@ -192,6 +193,13 @@ class Execution(_Strict):
     scheduler: str | None = None
 
 
+def _n_test_setting(v: Any) -> Any:
+    """``n_test``: a positive int, or "auto" (each teacher's size for sd <= eps / 10)."""
+    if v == "auto" or (isinstance(v, int) and not isinstance(v, bool) and v > 0):
+        return v
+    raise ValueError(f"n_test = {v!r} is not allowed; allowed: an int >= 1 or \"auto\"")
+
+
 class VerdictSpec(_Strict):
     """How the report decides (docs/metrics.md, "Verdict"): the reference end-to-end deep learner
     of the paired contrast (a learner label; default: the first learner of family
@@ -209,7 +217,8 @@ class Spec(_Strict):
     n_grid: NGrid
     seeds: Seeds = Field(default_factory=lambda: [0, 1, 2])
     eps: Eps = Eps(value=0.1)
-    n_test: PositiveInt = 2000
+    n_test: Annotated[int | str, BeforeValidator(_n_test_setting)] = 2000
+    n_test_max: PositiveInt = 65536
     adaptive: bool = False
     budget: Budget = Budget()
     execution: Execution = Execution()

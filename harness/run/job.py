@@ -7,7 +7,8 @@ Data (docs/design.md, "Definitions"):
   of the seed (:mod:`tasks.streams`; the same stream for every n of a series, so the sets nest
   wherever a task draws X first);
 * the test set is drawn once per (task instance, d, seed) from the ``TEST_DATA`` stream: inputs
-  from the task's law and *noiseless* labels y* = ``task.target(X_test)``.
+  from the task's law and *noiseless* labels y* = ``task.target(X_test)``; its size is the spec's
+  ``n_test``, or with ``n_test = "auto"`` the teacher's own (:func:`choose_n_test`).
 
 Metrics: every metric of the registry (:mod:`harness.store.metrics`) on its evaluation set, the
 test set or the training set.  Test error = mean((f(X_test) - y*)^2) / Var(y*), with Var(y*) the
@@ -24,6 +25,7 @@ with a one-line reason and the traceback's tail; nothing a learner does can stop
 
 from __future__ import annotations
 
+import math
 import platform
 import resource
 import socket
@@ -63,6 +65,29 @@ def draw_test_set(task: Any, seed: int, n_test: int) -> tuple[np.ndarray, np.nda
     return X, np.asarray(task.target(X), dtype=np.float64)
 
 
+#: an automatic test-set size is rounded up to a multiple of this (stable across round-off)
+N_TEST_STEP = 1024
+
+
+def choose_n_test(task: Any, setting: int | str, cap: int | None) -> tuple[int, float | None]:
+    """(n_test, kappa) for the spec's ``n_test`` setting on this teacher.
+
+    A number is used as it is (kappa None: not computed).  ``"auto"``: the measured test error
+    e_hat = mean_i r_i^2 over n_test i.i.d. points has relative standard error
+    sqrt((kappa - 1) / n_test), kappa = E[r^4] / E[r^2]^2; with kappa the kurtosis of the
+    teacher's top residual (``task.recommended_n_test``: exact for multi_index, Monte Carlo
+    elsewhere, floored at the Gaussian 3) the error of a learner at eps has sd <= eps / 10 when
+    n_test >= 100 (kappa - 1).  That size is rounded up to a multiple of ``N_TEST_STEP`` and
+    capped at ``cap`` (then sd = eps sqrt((kappa - 1) / cap) > eps / 10, stated in the report).
+    """
+    if setting != "auto":
+        return int(setting), None
+    kappa = float(task.residual_kurtosis())
+    need = task.recommended_n_test(kurtosis=kappa)
+    size = int(math.ceil(need / N_TEST_STEP)) * N_TEST_STEP
+    return (size if cap is None else min(size, int(cap))), kappa
+
+
 def draw_training_set(task: Any, seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
     return task.sample(n, stream_rng(seed, Stream.TRAIN_DATA))
 
@@ -95,10 +120,11 @@ def learner_family_of(name: str) -> Family:
 def base_record(job: Job, status: Status, **fields: Any) -> Record:
     """A record with the job's identity (and its learner's family) filled in."""
     fields.setdefault("family", learner_family_of(job.learner))
+    fields.setdefault("n_test", job.n_test if isinstance(job.n_test, int) else None)
     return Record(
         key=job.key, task=job.task, task_label=job.task_label, task_params=job.task_params,
         d=job.d, learner=job.learner, label=job.label, learner_params=job.learner_params,
-        n=job.n, seed=job.seed, n_test=job.n_test, status=status,
+        n=job.n, seed=job.seed, status=status,
         host=socket.gethostname(), **fields,
     )
 
@@ -172,9 +198,13 @@ def _fit_and_score(job: Job, ctx: JobContext, started: str, extra: dict[str, Any
 
     task = make_task(job.task, d=job.d, seed=job.seed, **job.task_params)
     info = task.info()
+    n_test, kappa = choose_n_test(task, job.n_test, job.n_test_max)
+    if kappa is not None:
+        info = {**info, "residual_kurtosis": kappa, "n_test_needed": task.recommended_n_test(
+            kurtosis=kappa)}
     extra.update(task_info=info, hierarchy_index=info.get("hierarchy_index"),
-                 top_share=info.get("top_share"))
-    X_test, y_test = draw_test_set(task, job.seed, job.n_test)
+                 top_share=info.get("top_share"), n_test=n_test)
+    X_test, y_test = draw_test_set(task, job.seed, n_test)
     X, y = draw_training_set(task, job.seed, job.n)
     params = resolve_task_values(job.learner, job.learner_params, task, job.task)
     est = set_random_state(make_learner(job.learner, **params), job.seed)
