@@ -25,6 +25,7 @@ with a one-line reason and the traceback's tail; nothing a learner does can stop
 
 from __future__ import annotations
 
+import json
 import math
 import platform
 import resource
@@ -67,9 +68,12 @@ def draw_test_set(task: Any, seed: int, n_test: int) -> tuple[np.ndarray, np.nda
 
 #: an automatic test-set size is rounded up to a multiple of this (stable across round-off)
 N_TEST_STEP = 1024
+#: residual kurtosis per teacher, computed once per worker process
+_KAPPA: dict[tuple, float] = {}
 
 
-def choose_n_test(task: Any, setting: int | str, cap: int | None) -> tuple[int, float | None]:
+def choose_n_test(task: Any, setting: int | str, cap: int | None,
+                  teacher: tuple | None = None) -> tuple[int, float | None]:
     """(n_test, kappa) for the spec's ``n_test`` setting on this teacher.
 
     A number is used as it is (kappa None: not computed).  ``"auto"``: the measured test error
@@ -79,10 +83,16 @@ def choose_n_test(task: Any, setting: int | str, cap: int | None) -> tuple[int, 
     elsewhere, floored at the Gaussian 3) the error of a learner at eps has sd <= eps / 10 when
     n_test >= 100 (kappa - 1).  That size is rounded up to a multiple of ``N_TEST_STEP`` and
     capped at ``cap`` (then sd = eps sqrt((kappa - 1) / cap) > eps / 10, stated in the report).
+    ``teacher`` (a hashable identity of the task instance) caches kappa in the worker process.
     """
     if setting != "auto":
         return int(setting), None
-    kappa = float(task.residual_kurtosis())
+    if teacher is None:
+        kappa = float(task.residual_kurtosis())
+    else:  # a Monte Carlo kurtosis costs ~10 s (bfc L = 3, d = 16): once per teacher and process
+        if teacher not in _KAPPA:
+            _KAPPA[teacher] = float(task.residual_kurtosis())
+        kappa = _KAPPA[teacher]
     need = task.recommended_n_test(kurtosis=kappa)
     size = int(math.ceil(need / N_TEST_STEP)) * N_TEST_STEP
     return (size if cap is None else min(size, int(cap))), kappa
@@ -198,7 +208,8 @@ def _fit_and_score(job: Job, ctx: JobContext, started: str, extra: dict[str, Any
 
     task = make_task(job.task, d=job.d, seed=job.seed, **job.task_params)
     info = task.info()
-    n_test, kappa = choose_n_test(task, job.n_test, job.n_test_max)
+    teacher = (job.task, json.dumps(job.task_params, sort_keys=True, default=str), job.d, job.seed)
+    n_test, kappa = choose_n_test(task, job.n_test, job.n_test_max, teacher)
     if kappa is not None:
         info = {**info, "residual_kurtosis": kappa, "n_test_needed": task.recommended_n_test(
             kurtosis=kappa)}
