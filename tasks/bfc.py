@@ -47,10 +47,14 @@ low degree (at L = 2, d = 8, gap 0.7 a cubic fit reached the old relative eps).
 The class is the paper's (compositions of quadratic layers with skip connections, a top-down
 information gap); only the choice of alpha and the exact normalisation are ours.
 
-Monte Carlo fallback
---------------------
+Quadrature route and Monte Carlo fallback
+-----------------------------------------
 When a level's expansion would exceed ``MAX_PAIRS`` monomial pairs (L = 3 beyond d ~ 34, L = 4
-beyond tiny d) or the packed monomials do not fit 63 bits, the constants come from ``n_ref``
+beyond d = 4) or the packed monomials do not fit 63 bits, but the tensor Gauss-Hermite grid of
+(2^L + 1)^d points stays under ``QUAD_MAX_POINTS`` (L = 4 at d = 5, 6), the constants and the
+energies are still exact, from :mod:`tasks.energy_quadrature` (every integrand has degree
+<= 2^(L+1) per axis; d = 6, L = 4: ~1-4 min and ~2.4 GB once per teacher and process).  Beyond
+both, the constants come from ``n_ref``
 reference inputs and the band Gram matrices from the unbiased Mehler estimator of
 :mod:`tasks.energy_mc` on ``MC_PAIRS`` = 2^20 input pairs; ``info()["energy_method"]`` is then
 "monte_carlo" and ``top_share_se`` its standard error (about 0.02 on E_top = 0.14 at L = 3,
@@ -85,6 +89,7 @@ for deep nets is poly(d) with no explicit exponent: nothing for those families.
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -93,12 +98,15 @@ import numpy as np
 from tasks.base import EnergyMethod, Task, is_int
 from tasks.bfc_structure import ConnectionsError, check_connections, input_width
 from tasks.energy_mc import mehler_gram
+from tasks.energy_quadrature import coefficients, gram_by_degree, grid_chunks
 from tasks.hermite import random_rotation
 from tasks.hermite_algebra import Codec, PolyVec
 from tasks.streams import Stream, stream_rng
 
 #: largest number of monomial pairs one exact level expansion may have
 MAX_PAIRS = 3_000_000
+#: largest tensor Gauss-Hermite grid, (2^L + 1)^d points, used where the algebra is out of reach
+QUAD_MAX_POINTS = 2**25
 #: correlated input pairs of the Monte Carlo (Mehler) energy estimate
 MC_PAIRS = 2**20
 
@@ -185,6 +193,39 @@ class BFCTask(Task):
             levels[l] = (s - self._mu[l]) / self._sd[l]
         return [levels[l] for l in range(1, self.L + 1)]
 
+    def _raw_square(self, U: np.ndarray, l: int) -> np.ndarray:
+        """z_l^2 (n, k) before its standardisation, the levels below l standardised (their
+        constants set)."""
+        levels = {0: U, 1: ((U**2) @ self.W1.T - self._mu1) / self._sd1}
+        for j in range(2, l + 1):
+            s = sum(levels[i] @ W.T for i, W in self.W[j].items()) ** 2
+            if j == l:
+                return s
+            levels[j] = (s - self._mu[j]) / self._sd[j]
+        raise ValueError(f"level {l} has no square (levels 2..{self.L})")
+
+    def _quadrature_levels(self):
+        """Constants and the level sums' Hermite coefficients from the tensor Gauss-Hermite rule
+        with 2^L + 1 nodes per axis (exact: every integrand has degree <= 2^(L+1) per axis).
+
+        Constants: mu_l = E[z_l^2], sd_l^2 = E[z_l^4] - mu_l^2, level by level.  Returns
+        (alpha (A, d) multi-indices with |alpha| <= 2^L, coef (L, A) normalised coefficients of
+        Sum(F_l)).
+        """
+        n, D = 2**self.L + 1, 2**self.L
+        for l in range(2, self.L + 1):
+            m1, m2 = np.zeros(self.k), np.zeros(self.k)
+            for _, U, w in grid_chunks(self.d, n):
+                s = self._raw_square(U, l)
+                m1 += w @ s
+                m2 += w @ s**2
+            self._mu[l], self._sd[l] = m1, np.sqrt(m2 - m1**2)
+        sums = np.empty((self.L, n**self.d))
+        for part, U, _ in grid_chunks(self.d, n):
+            sums[:, part] = np.stack([F.sum(axis=1) for F in self._features(U)])
+        parts = [coefficients(sums[l], self.d, n, D) for l in range(self.L)]
+        return parts[0][0], np.vstack([c for _, c in parts])
+
     def _level_polys(self, codec: Codec) -> list[PolyVec] | None:
         """Exact Hermite expansions of [F_1..F_L] (sets _mu, _sd); None if over MAX_PAIRS."""
         d = self.d
@@ -209,9 +250,14 @@ class BFCTask(Task):
         self._mu, self._sd = {}, {}
         codec = Codec(self.d, 2**self.L, 2 ** (self.L - 1))
         polys = self._level_polys(codec) if codec.fits() else None
+        quad = None
         if polys is not None:
             sums = PolyVec.stack([p.combine(np.ones((1, self.k))) for p in polys])
             G = sums.gram_by_degree(2**self.L)  # (2^L + 1, L, L)
+            method = EnergyMethod.EXACT
+        elif (2**self.L + 1) ** self.d <= QUAD_MAX_POINTS:
+            quad = self._quadrature_levels()
+            G = gram_by_degree(*quad, 2**self.L)
             method = EnergyMethod.EXACT
         else:
             ref = stream_rng(self.seed, Stream.TEACHER_REFERENCE)
@@ -237,7 +283,9 @@ class BFCTask(Task):
         raw = np.einsum("l,mlk,k->m", alpha, G, alpha)
         var = float(raw[1:].sum())
         low, top_se, out_mean, out_sd = None, 0.0, 0.0, float(np.sqrt(var))
-        if method is EnergyMethod.EXACT:
+        if quad is not None:
+            low = _low_poly_from_coefficients(quad[0], alpha @ quad[1] / out_sd, self.q_low)
+        elif method is EnergyMethod.EXACT:
             y = sums.combine(alpha[None, :] / out_sd)
             keep = y.degrees() <= 2 ** (self.L - 1)
             low = PolyVec(codec, y.keys[keep], y.coef[:, keep])
@@ -345,6 +393,19 @@ def _calibrate_cached(d, seed, L, k, gap, shares, connections, fixed_alpha, n_re
     task.requested_shares = np.asarray(shares)
     task._draw_weights(stream_rng(seed, Stream.TEACHER_WEIGHTS))
     return task._calibrate()
+
+
+def _low_poly_from_coefficients(alpha: np.ndarray, coef: np.ndarray, q: int) -> PolyVec:
+    """P_{<= q} f as a PolyVec from normalised coefficients (alpha (A, d), coef (A,)): in the
+    He basis the coefficient of He_alpha is c_alpha / sqrt(alpha!); the constant is dropped."""
+    deg = alpha.sum(axis=1)
+    keep = (deg <= q) & (deg > 0)
+    a = alpha[keep]
+    d = alpha.shape[1]
+    codec = Codec(d, max(q, 1), max(1, min(d, q)))
+    keys = codec.pack(np.broadcast_to(np.arange(d), a.shape), a)
+    fact = np.sqrt(np.prod([[math.factorial(int(v)) for v in row] for row in a], axis=1))
+    return PolyVec.from_terms(codec, keys, coef[keep] / fact)
 
 
 def _band_slice(l: int, L: int) -> slice:

@@ -125,15 +125,45 @@ def test_bfc_top_share_is_the_least_squares_residual(d, L, seed):
 
 
 def test_bfc_monte_carlo_fallback_is_unbiased_within_its_error(monkeypatch):
-    """Forcing the Mehler estimator (MAX_PAIRS = 0) at a size where the exact value is known."""
+    """Forcing the Mehler estimator (MAX_PAIRS = QUAD_MAX_POINTS = 0) at a size where the exact
+    value is known."""
     exact = BFCTask(6, seed=5, L=2, k=3, gap=0.7, fixed_alpha=True)
     monkeypatch.setattr(bfc_module, "MAX_PAIRS", 0)
+    monkeypatch.setattr(bfc_module, "QUAD_MAX_POINTS", 0)
     bfc_module._calibrate_cached.cache_clear()
     mc = BFCTask(6, seed=5, L=2, k=3, gap=0.7, fixed_alpha=True, n_ref=50_000)
     bfc_module._calibrate_cached.cache_clear()
     info = mc.info()
     assert info["energy_method"] == "monte_carlo" and 0 < info["top_share_se"] < 0.05
     assert abs(mc.top_share() - exact.top_share()) < 4 * info["top_share_se"]
+
+
+@pytest.mark.parametrize("d,L,seed", [(4, 3, 1), (3, 4, 0), (4, 4, 2)])
+def test_bfc_quadrature_route_equals_the_algebra(monkeypatch, d, L, seed):
+    """Where the sparse algebra is out of reach (bfc L = 4 at d = 5, 6) the constants and
+    energies come from the tensor Gauss-Hermite transform; forced here (MAX_PAIRS = 0) at sizes
+    the algebra also reaches, both routes give the same teacher to round-off."""
+    algebra = BFCTask(d, seed=seed, L=L, k=4, gap=0.7)
+    monkeypatch.setattr(bfc_module, "MAX_PAIRS", 0)
+    bfc_module._calibrate_cached.cache_clear()
+    quad = BFCTask(d, seed=seed, L=L, k=4, gap=0.7)
+    bfc_module._calibrate_cached.cache_clear()
+    assert quad.info()["energy_method"] == "exact" and quad.top_share_se == 0.0
+    np.testing.assert_allclose(quad.energy_by_degree(), algebra.energy_by_degree(), atol=1e-12)
+    np.testing.assert_allclose(quad.alpha, algebra.alpha, rtol=1e-10)
+    X = quad._draw_inputs(2000, np.random.default_rng(3))
+    np.testing.assert_allclose(quad.target(X), algebra.target(X), atol=1e-10)
+    np.testing.assert_allclose(quad.top_residual(X), algebra.top_residual(X), atol=1e-10)
+
+
+def test_bfc_depth_4_is_exact_where_the_monte_carlo_was_unusable():
+    """d = 5, L = 4: the Mehler estimate gave E_top = -219 +- 17431; the quadrature route gives
+    the calibrated band energy (the same on every teacher, as where the algebra is exact)."""
+    task = BFCTask(5, seed=0, L=4, gap=0.7)
+    ref = BFCTask(4, seed=0, L=4, gap=0.7)
+    assert task.info()["energy_method"] == "exact" and "energy_warning" not in task.info()
+    assert task.top_share() == pytest.approx(ref.top_share(), abs=1e-12)
+    assert task.energy_by_degree().sum() == pytest.approx(1.0, abs=1e-12)
 
 
 def test_recommended_n_test_from_residual_kurtosis():
