@@ -7,6 +7,8 @@
   StagedMLPNet, DenseQuadNet);
 * :mod:`learners.nets.loop`: the training loop (mini-batch AdamW/SGD, early stopping on the
   validation loss with the best state restored), the learning-rate choice and divergence retries;
+* :mod:`learners.nets.update`: one step's parameter update (gradient clip, optimiser step,
+  gradients reset) with the library calls' maths and less per-step Python;
 * :mod:`learners.nets.staged`: staged training (blocks switched on one at a time), shared by
   ``bfc_net`` and ``layerwise``;
 * :mod:`learners.nets.data`: device and dtype, scaling, tensors, batched prediction;
@@ -14,6 +16,6 @@
   predict / fit_info plumbing of the learners trained by gradient, and the resource model.
 
 The learners' random streams (split, initialisation, batches, features) are named with every
-other stream of the benchmark in :mod:`tasks.streams`.  Imports point one way: params <- loop;
-loop, data, layers <- staged <- learner <- the learner modules.
+other stream of the benchmark in :mod:`tasks.streams`.  Imports point one way: params,
+update <- loop; loop, data, layers <- staged <- learner <- the learner modules.
 """
