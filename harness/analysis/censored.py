@@ -26,7 +26,10 @@ the Hessian is the central difference of the analytic gradient, and every replic
 Newton steps (eigenvalues of -H floored, backtracking over step lengths 2^-k) at once, as numpy
 arrays of shape (B, N).  Why by hand: scipy.optimize fits one problem per call, and the bootstrap
 needs thousands of small fits (a Python loop over ``minimize`` costs ms each); no library offers a
-batched interval-censored regression.  The standard error of beta is sqrt((-H)^-1)_{beta beta} at
+batched interval-censored regression.  Two savings leave every number as it was (each row's
+arithmetic is its own, whichever rows share the batch): replicates with identical weights are
+fitted once, and a row that has converged is no longer evaluated (every replicate needs 4 to 7
+Newton steps, a few of them up to 20).  The standard error of beta is sqrt((-H)^-1)_{beta beta} at
 the optimum (observed information, weighted), used to studentise the bootstrap.
 
 Identifiability (:func:`pinned`): beta is unbounded above when some pivot x0 has every observation
@@ -136,9 +139,27 @@ def fit_batch(x, lo, hi, w, smin: float, fixed_beta: np.ndarray | None = None,
     """Maximise :func:`loglik` for every row of ``w`` (B, N); x, lo, hi are (N,), x centred.
 
     ``fixed_beta`` (B,) holds beta fixed (profile likelihood); otherwise all three are free.
+    Replicates with the same weights (bootstrap resamples that drew the same seeds) are fitted
+    once; every replicate's arithmetic is its own row's, so the result does not depend on which
+    other rows share the batch.
     """
     x, lo, hi = (np.asarray(v, float) for v in (x, lo, hi))
     w = np.atleast_2d(np.asarray(w, float))
+    if fixed_beta is None and len(w) > 1:
+        uniq, inv = np.unique(w, axis=0, return_inverse=True)
+        if len(uniq) < len(w):
+            f = _fit_rows(x, lo, hi, uniq, smin, None, iters, tol)
+            inv = inv.ravel()
+            return Fit(*(v[inv] for v in (f.a, f.beta, f.sigma, f.se, f.loglik, f.converged)))
+    return _fit_rows(x, lo, hi, w, smin, fixed_beta, iters, tol)
+
+
+def _fit_rows(x, lo, hi, w, smin: float, fixed_beta, iters: int, tol: float) -> Fit:
+    """Damped Newton ascent of every row of ``w`` at once (module docstring).
+
+    A row stops once its gain or its gradient falls below ``tol``; only the rows still moving
+    are evaluated in later iterations (the rows are independent: a finished row's values are
+    the same whether or not it is carried along)."""
     fin = np.isfinite(lo) & np.isfinite(hi)
     width = float(np.median(hi[fin] - lo[fin])) if fin.any() else 1.0
     theta = _start(x, lo, hi, w, width)
@@ -149,8 +170,10 @@ def fit_batch(x, lo, hi, w, smin: float, fixed_beta: np.ndarray | None = None,
     f = loglik(theta, x, lo, hi, w, smin)
     done = np.zeros(len(theta), bool)
     for _ in range(iters):
-        g = grad(theta, x, lo, hi, w, smin) * free
-        negh = -hessian(theta, x, lo, hi, w, smin)
+        act = np.flatnonzero(~done)
+        th, wa, fa = theta[act], w[act], f[act]
+        g = grad(th, x, lo, hi, wa, smin) * free
+        negh = -hessian(th, x, lo, hi, wa, smin)
         negh[:, ~free, :] = 0.0
         negh[:, :, ~free] = 0.0
         negh[:, ~free, ~free] = 1.0
@@ -160,21 +183,21 @@ def fit_batch(x, lo, hi, w, smin: float, fixed_beta: np.ndarray | None = None,
         step = np.einsum("bij,bj,bkj,bk->bi", vec, 1.0 / ev, vec, g)
         step *= free
         step *= np.minimum(1.0, MAX_STEP / np.maximum(np.abs(step).max(1), 1e-12))[:, None]
-        new_theta, new_f = theta.copy(), f.copy()
-        todo = ~done
+        new_theta, new_f = th.copy(), fa.copy()
+        todo = np.ones(len(act), bool)
         for t in STEPS:  # backtracking: halve the step only where it did not improve
             if not todo.any():
                 break
-            cand = theta[todo] + t * step[todo]
+            cand = th[todo] + t * step[todo]
             cand[:, 2] = np.clip(cand[:, 2], S_MIN, S_MAX)
-            fc = loglik(cand, x, lo, hi, w[todo], smin)
-            ok = np.isfinite(fc) & (fc > f[todo])
+            fc = loglik(cand, x, lo, hi, wa[todo], smin)
+            ok = np.isfinite(fc) & (fc > fa[todo])
             rows = np.nonzero(todo)[0][ok]
             new_theta[rows], new_f[rows] = cand[ok], fc[ok]
             todo[rows] = False
-        gain = new_f - f
-        theta, f = new_theta, new_f
-        done |= (gain < tol) | (np.abs(g).max(1) < tol)
+        gain = new_f - fa
+        theta[act], f[act] = new_theta, new_f
+        done[act] = (gain < tol) | (np.abs(g).max(1) < tol)
         if done.all():
             break
     negh = -hessian(theta, x, lo, hi, w, smin)
