@@ -114,11 +114,11 @@ def _print_summary(run_dir: Path) -> None:
     err.print(table)
 
 
-def _build_report(run_dir: Path) -> None:
+def _build_report(run_dir: Path, formats: str | None = None) -> None:
     from reports import build_report
 
     try:
-        folder = build_report(run_dir)
+        folder = build_report(run_dir, formats=formats)
     except Exception as exc:  # noqa: BLE001 - the results stay; say why the report failed
         _fail(f"report failed ({type(exc).__name__}: {exc}); results are in {run_dir}")
     out.print(f"report: {Path(folder) / 'report.html'}")
@@ -157,12 +157,20 @@ def validate(spec: str, plugin: PluginOpt = None) -> None:
               f"{sum(len(s.jobs) for s in series)} jobs")
 
 
+FormatsOpt = Annotated[str | None, typer.Option(
+    help="Figure formats, comma-separated, of png, svg, pdf (PNG always; default png,svg).")]
+
+
 @app.command()
-def report(run_dir: Path, plugin: PluginOpt = None) -> None:
+def report(
+    run_dir: Path,
+    formats: FormatsOpt = None,
+    plugin: PluginOpt = None,
+) -> None:
     """Build report.md, report.html, figures and tables for a run folder."""
     _load_plugins(plugin)
     _check_run_dir(run_dir)
-    _build_report(run_dir)
+    _build_report(run_dir, formats)
 
 
 @app.command()

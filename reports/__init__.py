@@ -1,7 +1,7 @@
 """Reports: turn a run's results into tables, seaborn figures, report.html and report.md.
 
 * :func:`build_report` -- ``RUN_DIR/report/`` with report.md, a self-contained report.html,
-  figures/*.png|svg|pdf and tables/*.csv;
+  figures/*.png|svg (and *.pdf with ``formats="png,svg,pdf"``) and tables/*.csv;
 * :func:`show_summary` -- the verdicts, the exponent table and the failures table in the
   terminal (rich, readable at 80 columns);
 * :mod:`reports.compare` -- two runs' exponent and verdict tables side by side.

@@ -1,4 +1,4 @@
-"""``build_report(run_dir)``: report.md, report.html, figures (PNG, SVG, PDF), tables (CSV).
+"""``build_report(run_dir)``: report.md, report.html, figures (PNG, SVG; PDF on request), tables.
 
 The first screen answers the question: what was run (tasks, learners, d and n ranges, seeds, wall
 time), then the headline contrast (each non-hierarchical learner's growth of beta per unit of
@@ -15,6 +15,7 @@ provenance still gives a complete report that says so.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from reports.contrast import (
 from reports.figures import all_figures, headline_figure
 from reports.overview import fit_notes_summary, fit_notes_table, run_overview
 from reports.render import to_html, to_markdown
+from reports.savefig import figure_formats, parse_formats
 
 DEFINITIONS = definitions_text()
 
@@ -201,18 +203,25 @@ def _provenance(a: Analysis) -> list[tuple[str, object]]:
 
 
 def build_report(run_dir: str | Path, out_dir: str | Path | None = None, *, eps=None,
-                 n_boot: int = 1000, seed: int = 0, min_growth: float | None = None) -> Path:
+                 n_boot: int = 1000, seed: int = 0, min_growth: float | None = None,
+                 formats: str | Iterable[str] | None = None) -> Path:
     """Analyse ``run_dir`` and write the report into ``out_dir`` (default ``RUN_DIR/report``).
 
-    Writes report.md, report.html (self-contained), figures/*.png|svg|pdf (and
-    figures/text_boxes.json, the drawn text extents) and tables/*.csv; returns
-    the report folder.  ``eps`` defaults to the spec's eps (absolute 0.1 when missing).
+    Writes report.md, report.html (self-contained), figures/*.png and, per ``formats``
+    (default PNG and SVG; e.g. ``"png,svg,pdf"``, :func:`reports.savefig.parse_formats`),
+    figures/*.svg|pdf, figures/text_boxes.json (the drawn text extents) and tables/*.csv;
+    returns the report folder.  ``eps`` defaults to the spec's eps (absolute 0.1 when missing).
     """
+    formats = parse_formats(formats)  # a wrong name fails before the analysis, not after
     a = analyse_run(run_dir, eps=eps, n_boot=n_boot, seed=seed, min_growth=min_growth)
     out = Path(out_dir) if out_dir is not None else Path(run_dir) / "report"
     out.mkdir(parents=True, exist_ok=True)
-    figs = all_figures(a, out / "figures")
-    figs.update(contrast_figures(a, out / "figures"))
+    for old in (out / "figures").glob("*"):  # a format not written now must not look current
+        if old.suffix in (".svg", ".pdf") and old.suffix[1:] not in formats:
+            old.unlink()
+    with figure_formats(formats):
+        figs = all_figures(a, out / "figures")
+        figs.update(contrast_figures(a, out / "figures"))
     T.write_csvs(a, out / "tables")
     write_contrast_csvs(a, out / "tables")
     blocks = _blocks(a, figs)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -68,7 +69,23 @@ def learner_legend(grid, styles: dict, labels: list[str],
                            label=lab) for lab in by_family(labels, styles)}
     for text, kw in extra:
         handles[text] = Line2D([], [], label=text, **kw)
-    grid.add_legend(legend_data=handles, title="learner")
+    outside_legend(grid, handles, "learner")
+
+
+def outside_legend(grid, handles: dict, title: str) -> None:
+    """The legend right of the panels, as seaborn's ``FacetGrid.add_legend`` places it (the
+    figure widened by the legend's width, the panels' right edge moved left by the legend's share
+    of the new width plus a 1 % margin), without the two full draws of the figure that seaborn
+    makes to measure the legend: its width needs only the legend's own layout."""
+    fig = grid.figure
+    leg = fig.legend(list(handles.values()), list(handles), scatterpoints=1, frameon=False,
+                     loc="center right")
+    leg.set_title(title, prop={"size": mpl.rcParams["legend.title_fontsize"]})
+    width = leg.get_window_extent().width / fig.dpi
+    fig_w, fig_h = fig.get_size_inches()
+    fig.set_size_inches(fig_w + width, fig_h)
+    width = leg.get_window_extent().width / fig.dpi  # measured again at the new size, as seaborn
+    fig.subplots_adjust(right=1 - (0.01 + width / (fig_w + width)))
 
 
 def d_grid(c: pd.DataFrame, aspect: float = 1.15) -> sns.FacetGrid:

@@ -79,10 +79,10 @@ def _md_blocks(blocks: list[tuple[str, object]], base: Path) -> list[str]:
             out.append("\n".join(f"- **{k}**: {v}" for k, v in content.itertuples(index=False)))
         elif kind in ("figure", "headline"):
             rel = content.png.relative_to(base).as_posix()
-            links = [f"[SVG]({content.svg.relative_to(base).as_posix()})"]
-            if content.pdf is not None:
-                links.append(f"[PDF]({content.pdf.relative_to(base).as_posix()})")
-            out.append(f"![{content.title}]({rel})\n\n*{content.caption}* ({', '.join(links)})")
+            links = [f"[{fmt.upper()}]({path.relative_to(base).as_posix()})"
+                     for fmt, path in (("svg", content.svg), ("pdf", content.pdf)) if path]
+            more = f" ({', '.join(links)})" if links else ""
+            out.append(f"![{content.title}]({rel})\n\n*{content.caption}*{more}")
         elif kind == "pre":
             out.append("```\n" + str(content) + "\n```")
         elif kind == "details":

@@ -1,19 +1,35 @@
-"""Saving a figure: PNG, SVG and PDF, and the boxes of every text drawn (to check overlaps).
+"""Saving a figure: PNG (always), SVG and PDF on request, and the boxes of every text drawn.
 
-At save time the window extent (display pixels, at the figure's dpi) of every text artist that
-is drawn -- titles, axis labels, the tick labels of ticks inside the view, legend entries,
-annotations -- is recorded in ``figures/text_boxes.json`` as ``{figure: [[x0, y0, x1, y1, text],
-...]}``.  :func:`overlapping_texts` returns the pairs of boxes that intersect, which the tests
-require to be none.  Matplotlib renders text as paths in SVG, so the boxes cannot be read back
-from the SVG itself; they are the extents matplotlib used when it wrote the SVG.
+Formats.  The PNG is always written: report.md shows it and report.html embeds it.  SVG and PDF
+are copies for print and slides; :data:`DEFAULT_FORMATS` (PNG and SVG) is what a report writes
+unless :func:`figure_formats` names others (``hierbench report --formats png,svg,pdf``).  Each
+format costs a full draw of the figure, and the PDF backend is the slowest of the three.
+
+One layout, every format.  ``savefig(bbox_inches="tight")`` lays the figure out twice per format
+(a draw without rendering to find the tight box, then the real draw).  Here the tight box is
+found once, by one draw without rendering at the figure's dpi (the same renderer and box that
+``savefig`` computes for the PNG), and every format is saved with that box: one draw per format.
+
+Text boxes.  During the PNG's draw, the window extent (display pixels at the figure's dpi, in
+the frame of the saved PNG) of every text artist that is drawn -- titles, axis labels, the tick
+labels of ticks inside the view, legend entries, annotations -- is recorded in
+``figures/text_boxes.json`` as ``{figure: [[x0, y0, x1, y1, text], ...]}``.
+:func:`overlapping_texts` returns the pairs of boxes that intersect, which the tests require to
+be none.  Matplotlib renders text as paths in SVG, so the boxes cannot be read back from the
+SVG itself; they are the extents of the drawn PNG, whose layout the SVG and PDF share.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
+import matplotlib as mpl
+from matplotlib.layout_engine import PlaceHolderLayoutEngine
 from matplotlib.text import Text
 
 from reports.style import close
@@ -21,17 +37,45 @@ from reports.style import close
 TEXT_BOXES = "text_boxes.json"
 #: two boxes overlap when they intersect by more than this many pixels in both directions
 OVERLAP_TOL_PX = 0.5
+#: every format a figure can be saved in; PNG is always written
+FORMATS = ("png", "svg", "pdf")
+DEFAULT_FORMATS = ("png", "svg")
+_FORMATS: ContextVar[tuple[str, ...]] = ContextVar("figure_formats", default=DEFAULT_FORMATS)
+
+
+def parse_formats(formats: str | Iterable[str] | None) -> tuple[str, ...]:
+    """``"png,svg,pdf"`` (or a list of names; None: the default) -> the formats to write, in
+    :data:`FORMATS` order, PNG always included.  Unknown names raise ValueError."""
+    if formats is None:
+        return DEFAULT_FORMATS
+    names = formats.split(",") if isinstance(formats, str) else list(formats)
+    names = {str(n).strip().lower().lstrip(".") for n in names} - {""}
+    unknown = sorted(names - set(FORMATS))
+    if unknown:
+        raise ValueError(f"unknown figure format(s) {', '.join(unknown)}; choose from "
+                         f"{', '.join(FORMATS)}")
+    return tuple(f for f in FORMATS if f in names | {"png"})
+
+
+@contextmanager
+def figure_formats(formats: str | Iterable[str] | None) -> Iterator[tuple[str, ...]]:
+    """Within the block, :func:`save_figure` writes ``formats`` (:func:`parse_formats`)."""
+    token = _FORMATS.set(parse_formats(formats))
+    try:
+        yield _FORMATS.get()
+    finally:
+        _FORMATS.reset(token)
 
 
 @dataclass
 class Figure:
-    """A saved figure: short name, title, caption and its files."""
+    """A saved figure: short name, title, caption and its files (None: a format not written)."""
 
     name: str
     title: str
     caption: str
     png: Path
-    svg: Path
+    svg: Path | None = None
     pdf: Path | None = None
 
 
@@ -49,12 +93,14 @@ def _tick_texts(fig) -> tuple[set[int], set[int]]:
     return every, drawn
 
 
-def text_boxes(fig) -> list[list]:
-    """``[x0, y0, x1, y1, text]`` (display pixels) of every non-empty text the figure draws."""
-    # a fresh Agg draw at the figure's dpi: saving with a tight bounding box leaves the drawn
-    # positions of the last save shifted, so the extents must come from a draw of their own
-    fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
+def text_boxes(fig, renderer=None) -> list[list]:
+    """``[x0, y0, x1, y1, text]`` (display pixels) of every non-empty text the figure draws.
+
+    With ``renderer`` (from within a draw, see :func:`save_figure`) the extents are those of that
+    draw; without, the figure is drawn afresh on its Agg canvas first."""
+    if renderer is None:
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
     every, drawn = _tick_texts(fig)
     boxes = []
     for t in fig.findobj(Text):
@@ -87,15 +133,33 @@ def _record_boxes(out: Path, name: str, boxes: list[list]) -> None:
 
 
 def save_figure(grid_or_fig, out: Path, name: str, title: str, caption: str) -> Figure:
-    """Save a figure (or seaborn grid) as PNG, SVG and PDF under ``out``, record its text boxes
-    and close it."""
+    """Save a figure (or seaborn grid) under ``out`` in the formats of :func:`figure_formats`
+    (PNG always), record its text boxes and close it."""
     fig = getattr(grid_or_fig, "figure", grid_or_fig)
     out.mkdir(parents=True, exist_ok=True)
     fig.suptitle(title, y=1.02, fontsize=10)
-    png, svg, pdf = out / f"{name}.png", out / f"{name}.svg", out / f"{name}.pdf"
-    fig.savefig(pdf)
-    fig.savefig(svg)
-    fig.savefig(png)
-    _record_boxes(out, name, text_boxes(fig))
+    formats = _FORMATS.get()
+    paths = {fmt: out / f"{name}.{fmt}" for fmt in formats}
+    if isinstance(fig.get_layout_engine(), PlaceHolderLayoutEngine):
+        # left by Figure.tight_layout (seaborn grids call it): it does nothing, but makes every
+        # savefig lay the figure out once more before drawing it
+        fig.set_layout_engine(None)
+    # the tight box that savefig(bbox_inches="tight") finds for the PNG, found once for all
+    fig.draw_without_rendering()
+    bbox = fig.get_tightbbox().padded(mpl.rcParams["savefig.pad_inches"])
+    boxes: list[list] = []
+
+    def record(event) -> None:  # the PNG's draw: the extents of what it draws
+        boxes[:] = text_boxes(fig, event.renderer)
+
+    cid = fig.canvas.mpl_connect("draw_event", record)
+    try:
+        fig.savefig(paths["png"], bbox_inches=bbox)
+    finally:
+        fig.canvas.mpl_disconnect(cid)
+    for fmt in formats:
+        if fmt != "png":
+            fig.savefig(paths[fmt], bbox_inches=bbox)
+    _record_boxes(out, name, boxes)
     close(fig)
-    return Figure(name, title, caption, png, svg, pdf)
+    return Figure(name, title, caption, paths["png"], paths.get("svg"), paths.get("pdf"))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pandas as pd
 import pytest
 from rich.console import Console
@@ -36,6 +39,7 @@ def test_report_files_exist_and_are_non_empty(report):
         for ext in ("png", "svg"):
             assert (report / "figures" / f"{fig}.{ext}").stat().st_size > 1000, (fig, ext)
     assert (report / "figures" / "learning_curves_toy.png").read_bytes()[:4] == b"\x89PNG"
+    assert list((report / "figures").glob("*.pdf")) == []  # PDF only on request
 
 
 def test_report_tables_parse(report):
@@ -110,6 +114,37 @@ def test_report_of_a_single_d(tmp_path):
     assert (exp["beta_kind"] == "not estimable").all()
     assert exp["beta_text"].str.contains("1 usable d value").all()
     assert (out / "figures" / "nstar_vs_d_toy.png").stat().st_size > 0
+
+
+def _linked_files(md: str) -> list[str]:
+    return re.findall(r"\]\((figures/[^)]+)\)", md)
+
+
+def test_report_figure_formats_on_request(tmp_path):
+    """PNG always; SVG by default; PDF on request; report.md links exactly the files written,
+    and a rebuild with fewer formats removes the files of the others."""
+    demo_run(tmp_path, ds=(8,), seeds=range(2), indices=(2,), provenance=False)
+    out = build_report(tmp_path, n_boot=10, formats="png,svg,pdf")
+    md = (out / "report.md").read_text()
+    links = _linked_files(md)
+    assert {Path(p).suffix for p in links} == {".png", ".svg", ".pdf"}
+    assert all((out / p).stat().st_size > 0 for p in links)
+    assert (out / "figures" / "nstar_vs_d_toy.pdf").read_bytes()[:4] == b"%PDF"
+    out = build_report(tmp_path, n_boot=10, formats=["png"])
+    md = (out / "report.md").read_text()
+    assert {Path(p).suffix for p in _linked_files(md)} == {".png"}
+    assert "[SVG]" not in md and "[PDF]" not in md
+    assert {p.suffix for p in (out / "figures").iterdir()} == {".png", ".json"}
+    with pytest.raises(ValueError, match="gif"):
+        build_report(tmp_path, n_boot=10, formats="png,gif")
+
+
+def test_parse_formats():
+    from reports.savefig import DEFAULT_FORMATS, parse_formats
+
+    assert parse_formats(None) == DEFAULT_FORMATS == ("png", "svg")
+    assert parse_formats("PDF, svg") == ("png", "svg", "pdf")  # PNG always, in a fixed order
+    assert parse_formats(["png"]) == ("png",)
 
 
 # --- style: one fixed colour per learner, families at a glance, colour-blind safe -------------
@@ -244,7 +279,7 @@ def test_quick_like_figures_have_short_titles_and_no_overlapping_text(tmp_path):
 
     from harness.analysis import analyse_run
     from reports.figures import learning_curve_figures, nstar_figures, verdict_figures
-    from reports.savefig import TEXT_BOXES, overlapping_texts
+    from reports.savefig import TEXT_BOXES, figure_formats, overlapping_texts
     from reports.style import apply_style
     from reports.synthetic import Law, SynthTask, n_grid, synthetic_run
 
@@ -262,8 +297,9 @@ def test_quick_like_figures_have_short_titles_and_no_overlapping_text(tmp_path):
     a.exponents["theory_slope"] = a.exponents["theory_beta"] - 0.3  # the finite-d theory column
     apply_style()
     out = tmp_path / "figures"
-    figs = {"curves": learning_curve_figures(a, out), "nstar": nstar_figures(a, out),
-            "verdict": verdict_figures(a, out)}
+    with figure_formats("png,svg,pdf"):
+        figs = {"curves": learning_curve_figures(a, out), "nstar": nstar_figures(a, out),
+                "verdict": verdict_figures(a, out)}
     boxes = json.loads((out / TEXT_BOXES).read_text())
     assert sorted(boxes) == sorted(f.name for fs in figs.values() for f in fs)
     for name, fig_boxes in boxes.items():

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from reports import build_report
-from reports.savefig import TEXT_BOXES, overlapping_texts, save_figure
+from reports.savefig import TEXT_BOXES, figure_formats, overlapping_texts, save_figure
 from reports.synthetic import demo_run
 
 WIDTHS = (1280, 390)
@@ -203,7 +203,8 @@ def test_overlap_check_finds_overlapping_texts(tmp_path):
     ax.set_title("a title")
     ax.text(0.5, 0.5, "one label", transform=ax.transAxes)
     ax.text(0.52, 0.51, "another label", transform=ax.transAxes)
-    save_figure(fig, tmp_path, "clash", "clash", "two texts on top of each other")
+    with figure_formats("png,svg,pdf"):
+        save_figure(fig, tmp_path, "clash", "clash", "two texts on top of each other")
     boxes = json.loads((tmp_path / TEXT_BOXES).read_text())["clash"]
     assert ("one label", "another label") in overlapping_texts(boxes)
     assert all(b[4] != "" for b in boxes) and any(b[4] == "a title" for b in boxes)
