@@ -86,8 +86,8 @@ def test_auto_test_set_meets_eps_over_10_from_the_teachers_kurtosis():
     assert run_job(_auto_job(4)).n_test > 8 * run_job(_auto_job(2)).n_test  # p = 4: heavy tail
     capped = run_job(_auto_job(4, cap=2048))
     assert capped.n_test == 2048 and capped.task_info["n_test_needed"] > 2048
-    fixed = choose_n_test(make_task("multi_index", d=6, seed=3, p=4, r=2), 500, None)
-    assert fixed == (500, None)
+    task = make_task("multi_index", d=6, seed=3, p=4, r=2)
+    assert choose_n_test(task, 500, None) == (500, task.residual_kurtosis())  # kappa stated too
 
 
 def test_kurtosis_rule_predicts_the_spread_of_the_test_error():
@@ -99,3 +99,19 @@ def test_kurtosis_rule_predicts_the_spread_of_the_test_error():
     means = [np.mean(task.top_residual(task._draw_inputs(n, rng)) ** 2) for _ in range(400)]
     rel_sd = np.std(means) / task.top_share()
     assert rel_sd == pytest.approx(np.sqrt((kappa - 1) / n), rel=0.15)
+
+
+def test_auto_test_set_without_a_kurtosis_uses_the_cap(monkeypatch):
+    """bfc on its Monte Carlo route has no top residual: "auto" falls back to the cap, and the
+    job still runs (kappa recorded as None)."""
+    from tasks import bfc as bfc_module
+
+    monkeypatch.setattr(bfc_module, "MAX_PAIRS", 0)
+    monkeypatch.setattr(bfc_module, "QUAD_MAX_POINTS", 0)
+    bfc_module._calibrate_cached.cache_clear()
+    try:
+        task = make_task("bfc", d=5, seed=0, L=2, k=2)
+        assert choose_n_test(task, "auto", 3072) == (3072, None)
+        assert choose_n_test(task, 700, 3072) == (700, None)
+    finally:
+        bfc_module._calibrate_cached.cache_clear()

@@ -350,15 +350,20 @@ def test_test_set_size_and_its_standard_error_are_stated():
     from reports.overview import test_set_text
 
     fixed = pd.DataFrame([{"task_label": "mi", "d": 4, "seed": s, "n_test": 8192,
-                           "task_info": {}} for s in (0, 1)])
-    assert test_set_text(fixed) == "n_test = 8192 noiseless points per teacher (fixed by the spec)"
+                           "task_info": {"n_test_rule": "fixed", "residual_kurtosis": k}}
+                          for s, k in ((0, 330.0), (1, 410.0))])
+    # sqrt(409 / 8192) = 0.223
+    assert test_set_text(fixed) == ("noiseless points per teacher; mi: n_test = 8192 (fixed), "
+                                    "sd of an error of size eps <= 0.22 eps")
     auto = pd.DataFrame([{"task_label": lab, "d": 4, "seed": s, "n_test": n,
-                          "task_info": {"residual_kurtosis": k}}
+                          "task_info": {"residual_kurtosis": k, "n_test_rule": "auto"}}
                          for lab, s, n, k in [("mi(p=3)", 0, 4096, 35.0),
                                               ("mi(p=3)", 1, 5120, 52.0),
                                               ("mi(p=4)", 0, 36864, 364.0),
-                                              ("mi(p=4)", 1, 65536, 900.0)]])
+                                              ("mi(p=4)", 1, 65536, 900.0),
+                                              ("bfc", 0, 65536, None)]])
     text = test_set_text(auto)
     # sd / eps = sqrt((kappa - 1) / n_test): p = 3 max(0.0911, 0.0998); p = 4 max(0.0993, 0.117)
-    assert "mi(p=3): n_test = 4096-5120, sd of an error of size eps <= 0.10 eps" in text
-    assert "mi(p=4): n_test = 36864-65536, sd of an error of size eps <= 0.12 eps" in text
+    assert "mi(p=3): n_test = 4096-5120 (auto), sd of an error of size eps <= 0.10 eps" in text
+    assert "mi(p=4): n_test = 36864-65536 (auto), sd of an error of size eps <= 0.12 eps" in text
+    assert "bfc: n_test = 65536 (auto), sd not known (no residual kurtosis)" in text

@@ -69,33 +69,43 @@ def draw_test_set(task: Any, seed: int, n_test: int) -> tuple[np.ndarray, np.nda
 #: an automatic test-set size is rounded up to a multiple of this (stable across round-off)
 N_TEST_STEP = 1024
 #: residual kurtosis per teacher, computed once per worker process
-_KAPPA: dict[tuple, float] = {}
+_KAPPA: dict[tuple, float | None] = {}
 
 
 def choose_n_test(task: Any, setting: int | str, cap: int | None,
                   teacher: tuple | None = None) -> tuple[int, float | None]:
     """(n_test, kappa) for the spec's ``n_test`` setting on this teacher.
 
-    A number is used as it is (kappa None: not computed).  ``"auto"``: the measured test error
-    e_hat = mean_i r_i^2 over n_test i.i.d. points has relative standard error
-    sqrt((kappa - 1) / n_test), kappa = E[r^4] / E[r^2]^2; with kappa the kurtosis of the
-    teacher's top residual (``task.recommended_n_test``: exact for multi_index, Monte Carlo
-    elsewhere, floored at the Gaussian 3) the error of a learner at eps has sd <= eps / 10 when
-    n_test >= 100 (kappa - 1).  That size is rounded up to a multiple of ``N_TEST_STEP`` and
-    capped at ``cap`` (then sd = eps sqrt((kappa - 1) / cap) > eps / 10, stated in the report).
+    kappa = E[r^4] / E[r^2]^2 is the kurtosis of the teacher's top residual (exact for
+    multi_index, Monte Carlo elsewhere; None where the task cannot evaluate that residual, e.g.
+    bfc on its Monte Carlo route).  The measured test error e_hat = mean_i r_i^2 over n_test
+    i.i.d. points has relative standard error sqrt((kappa - 1) / n_test), stated in the report
+    for either setting.  A number is used as it is.  ``"auto"``: an error of size eps has
+    sd <= eps / 10 when n_test >= 100 (max(kappa, 3) - 1) (``task.recommended_n_test``); that
+    size is rounded up to a multiple of ``N_TEST_STEP`` and capped at ``cap`` (then
+    sd = eps sqrt((kappa - 1) / cap) > eps / 10), and without kappa the cap is used.
     ``teacher`` (a hashable identity of the task instance) caches kappa in the worker process.
     """
-    if setting != "auto":
-        return int(setting), None
     if teacher is None:
-        kappa = float(task.residual_kurtosis())
+        kappa = _kurtosis(task)
     else:  # a Monte Carlo kurtosis costs ~10 s (bfc L = 3, d = 16): once per teacher and process
         if teacher not in _KAPPA:
-            _KAPPA[teacher] = float(task.residual_kurtosis())
+            _KAPPA[teacher] = _kurtosis(task)
         kappa = _KAPPA[teacher]
+    if setting != "auto":
+        return int(setting), kappa
+    if kappa is None:
+        return int(cap if cap is not None else 65536), None
     need = task.recommended_n_test(kurtosis=kappa)
     size = int(math.ceil(need / N_TEST_STEP)) * N_TEST_STEP
     return (size if cap is None else min(size, int(cap))), kappa
+
+
+def _kurtosis(task: Any) -> float | None:
+    try:
+        return float(task.residual_kurtosis())
+    except NotImplementedError:  # no top residual (bfc's Monte Carlo route, some plugins)
+        return None
 
 
 def draw_training_set(task: Any, seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -210,9 +220,9 @@ def _fit_and_score(job: Job, ctx: JobContext, started: str, extra: dict[str, Any
     info = task.info()
     teacher = (job.task, json.dumps(job.task_params, sort_keys=True, default=str), job.d, job.seed)
     n_test, kappa = choose_n_test(task, job.n_test, job.n_test_max, teacher)
-    if kappa is not None:
-        info = {**info, "residual_kurtosis": kappa, "n_test_needed": task.recommended_n_test(
-            kurtosis=kappa)}
+    info = {**info, "n_test_rule": "auto" if job.n_test == "auto" else "fixed",
+            "residual_kurtosis": kappa,
+            "n_test_needed": None if kappa is None else task.recommended_n_test(kurtosis=kappa)}
     extra.update(task_info=info, hierarchy_index=info.get("hierarchy_index"),
                  top_share=info.get("top_share"), n_test=n_test)
     X_test, y_test = draw_test_set(task, job.seed, n_test)
