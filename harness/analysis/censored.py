@@ -66,14 +66,21 @@ def log_interval_prob(zl: np.ndarray, zu: np.ndarray) -> np.ndarray:
         return lb + np.log1p(-np.exp(la - lb))
 
 
-def _terms(theta: np.ndarray, x: np.ndarray, lo: np.ndarray, hi: np.ndarray, smin: float):
-    """Per-observation log-likelihood (B, N) and its derivatives in mu and sigma."""
+def _standardised(theta: np.ndarray, x: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                  smin: float):
+    """sigma (B, 1) = smin + e^s, the interval's bounds in units of sigma around
+    mu = a + beta x, z_L and z_U (B, N), and log P = log(Phi(z_U) - Phi(z_L)) (B, N)."""
     a, beta, s = theta[:, 0:1], theta[:, 1:2], theta[:, 2:3]
     sig = smin + np.exp(s)
     mu = a + beta * x[None, :]
     with np.errstate(invalid="ignore", over="ignore"):
         zl, zu = (lo[None, :] - mu) / sig, (hi[None, :] - mu) / sig
-    lp = log_interval_prob(zl, zu)
+    return sig, zl, zu, log_interval_prob(zl, zu)
+
+
+def _terms(theta: np.ndarray, x: np.ndarray, lo: np.ndarray, hi: np.ndarray, smin: float):
+    """Per-observation log-likelihood (B, N) and its derivatives in mu and sigma."""
+    sig, zl, zu, lp = _standardised(theta, x, lo, hi, smin)
     with np.errstate(over="ignore", invalid="ignore"):
         rl = np.exp(-0.5 * zl**2 - LOG_SQRT_2PI - lp)  # phi(zl) / P
         ru = np.exp(-0.5 * zu**2 - LOG_SQRT_2PI - lp)
@@ -111,12 +118,7 @@ def grad_hessian(theta, x, lo, hi, w, smin) -> tuple[np.ndarray, np.ndarray]:
     and sigma = sigma_min + e^s, so d sigma/ds = d^2 sigma/ds^2 = sigma - sigma_min =: q and
     l_ss = l_sigma,sigma q^2 + l_sigma q.  The gradient is :func:`grad`'s, value for value.
     """
-    a, beta, s = theta[:, 0:1], theta[:, 1:2], theta[:, 2:3]
-    sig = smin + np.exp(s)
-    mu = a + beta * x[None, :]
-    with np.errstate(invalid="ignore", over="ignore"):
-        zl, zu = (lo[None, :] - mu) / sig, (hi[None, :] - mu) / sig
-    lp = log_interval_prob(zl, zu)
+    sig, zl, zu, lp = _standardised(theta, x, lo, hi, smin)
     fl, fu = np.isfinite(zl), np.isfinite(zu)
     with np.errstate(over="ignore", invalid="ignore"):
         rl = np.where(fl, np.exp(-0.5 * zl**2 - LOG_SQRT_2PI - lp), 0.0)  # phi(zl) / P
