@@ -143,8 +143,9 @@ def test_set_text(df: pd.DataFrame) -> str:
     rule = get("n_test_rule")
     parts = []
     for task, g in info.assign(kappa=kappa, n=n, rule=rule).groupby("task_label", sort=True):
-        how = "auto" if (g["rule"] == "auto").any() else "fixed"
-        text = f"{task}: n_test = {_span(g['n'])} ({how})"
+        rules = set(g["rule"].dropna())
+        how = f" ({'auto' if 'auto' in rules else 'fixed'})" if rules else ""
+        text = f"{task}: n_test = {_span(g['n'])}{how}"
         if g["kappa"].notna().any():
             rel = np.sqrt((np.maximum(g["kappa"], 3.0) - 1.0) / g["n"])
             text += f", sd of an error of size eps <= {rel.max():.2f} eps"
