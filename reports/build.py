@@ -34,7 +34,7 @@ from reports.contrast import (
     write_contrast_csvs,
 )
 from reports.figures import all_figures, headline_figure
-from reports.overview import fit_notes_summary, fit_notes_table, run_overview
+from reports.overview import fit_notes_summary, fit_notes_table, run_overview, test_set_text
 from reports.render import to_html, to_markdown
 from reports.savefig import figure_formats, parse_formats
 
@@ -184,6 +184,8 @@ def _blocks(a: Analysis, figs: dict) -> list[tuple[str, object]]:
         ("p", f"{a.eps.text()}. Bootstrap: {a.n_boot} resamples, generator seed {a.seed}, "
               "95 % intervals (bootstrap-t joined with Wald; docs/metrics.md)."),
         ("p", DEFINITIONS),
+        ("p", "Test sets (the sd of a measured error of size eps, from each teacher's residual "
+              f"kurtosis; docs/tasks.md): {test_set_text(a.records)}."),
         ("h2", "7. Provenance"),
         *_provenance(a),
     ]

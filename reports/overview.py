@@ -96,7 +96,6 @@ def run_overview(a: Analysis) -> pd.DataFrame:
         ("seeds", f"{len(seeds)} ({', '.join(map(str, seeds))})" if len(seeds) <= 8
          else f"{len(seeds)} ({seeds[0]} to {seeds[-1]})"),
         ("target", f"{a.eps.text()}; energies by degree {energy_text(df)}"),
-        ("test set", test_set_text(df)),
         ("fits", f"{len(df)} ({status})"),
         ("wall time", _wall(a)),
     ]

@@ -367,3 +367,4 @@ def test_test_set_size_and_its_standard_error_are_stated():
     assert "mi(p=3): n_test = 4096-5120 (auto), sd of an error of size eps <= 0.10 eps" in text
     assert "mi(p=4): n_test = 36864-65536 (auto), sd of an error of size eps <= 0.12 eps" in text
     assert "bfc: n_test = 65536 (auto), sd not known (no residual kurtosis)" in text
+
