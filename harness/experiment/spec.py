@@ -61,6 +61,8 @@ from pydantic import (
 )
 
 PositiveInt = Annotated[int, Field(gt=0)]
+#: default cap of ``n_test = "auto"``
+N_TEST_MAX = 65536
 
 
 def _seed_list(v: Any) -> Any:
@@ -218,7 +220,7 @@ class Spec(_Strict):
     seeds: Seeds = Field(default_factory=lambda: [0, 1, 2])
     eps: Eps = Eps(value=0.1)
     n_test: Annotated[int | str, BeforeValidator(_n_test_setting)] = 2000
-    n_test_max: PositiveInt = 65536
+    n_test_max: PositiveInt = N_TEST_MAX
     adaptive: bool = False
     budget: Budget = Budget()
     execution: Execution = Execution()

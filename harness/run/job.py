@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from harness.experiment import Job
+from harness.experiment.spec import N_TEST_MAX
 from harness.store import On, Record, Status, Targets, evaluate
 from learners.base import Family
 from tasks.streams import Stream, stream_rng
@@ -95,7 +96,7 @@ def choose_n_test(task: Any, setting: int | str, cap: int | None,
     if setting != "auto":
         return int(setting), kappa
     if kappa is None:
-        return int(cap if cap is not None else 65536), None
+        return int(cap if cap is not None else N_TEST_MAX), None
     need = task.recommended_n_test(kurtosis=kappa)
     size = int(math.ceil(need / N_TEST_STEP)) * N_TEST_STEP
     return (size if cap is None else min(size, int(cap))), kappa
