@@ -8,10 +8,12 @@ K_nm is stored (float32 past the exact path's cap: 2 GB at n = 100k, m = 5000) w
 Solver (Rudi, Carratino & Rosasco 2017): (K_mn K_nm + a K_mm) beta = K_mn y by CG on the
 split-preconditioned system in u, beta = B u, B = T^{-1} A^{-T}, with K_mm + jitter = T^T T
 (T upper) and A A^T = (n / m) T T^T + a_p I: since K_mn K_nm ~ (n / m) K_mm^2 for uniformly
-drawn centres, B^T (K_mn K_nm + a_p K_mm) B ~ I.  Two m x m Choleskies and one m x m product per
-bandwidth, one m x m Cholesky per batch of ridges (a_p = the batch's smallest ridge; the other
-columns of the batch, a <= 10 a_p, see eigenvalues within [1, a / a_p]) - no eigendecomposition
-(~25 Choleskies' time at m = 5000).
+drawn centres, B^T (K_mn K_nm + a_p K_mm) B ~ I.  Per bandwidth: one m x m Cholesky of K_mm and
+T T^T = Lk^T Lk by triangular blocks (:class:`CentreFactors`, shared by the hold-out fits and
+the final solve); one m x m Cholesky per batch of ridges (a_p = the batch's smallest ridge; the
+other columns of the batch, a <= 10 a_p, see eigenvalues within [1, a / a_p]) - no
+eigendecomposition (~25 Choleskies' time at m = 5000).  Each CG iteration is one pass over K_nm
+(:meth:`learners.nystrom.KnmOperator.gram`) for all ridges of the batch.
 
 Ridge search per bandwidth: batches of three neighbouring grid ridges, walking towards the
 smallest hold-out error until it is bracketed (and the bottom of the grid is tried when the best
@@ -43,6 +45,15 @@ from learners.ridge_tuning import holdout_errors, pick_best
 MAX_ITER = 100
 #: relative residual of the hold-out solves: a ranking of ridges needs ~1e-4, not the final 1e-5
 TUNE_TOL = 1e-4
+#: hold-out errors within this relative margin are ties, broken towards the larger ridge: at
+#: residual TUNE_TOL smaller differences are solver noise, and letting them steer the ridge walk
+#: sent it down flat stretches of the curve (n = 100k: 10 batches of ridges instead of 7)
+TIE_RTOL = 1e-3
+
+
+def _best(errors: dict[int, float]) -> int:
+    """Grid index of the smallest hold-out error, ties (``TIE_RTOL``) to the larger ridge."""
+    return pick_best([errors.get(i, np.inf) for i in range(max(errors) + 1)], rtol=TIE_RTOL)
 
 
 def knm_operator(kern, X, C, dtype, limit):
@@ -53,41 +64,32 @@ def knm_operator(kern, X, C, dtype, limit):
     return KnmOperator(kern=kern, X=X, centres=C, dtype=dtype)
 
 
-class FalkonSystem:
-    """(K_mn K_nm + a K_mm) beta = K_mn y on the rows of ``op``, split-preconditioned."""
+def lower_gram(L: torch.Tensor, block: int = 512) -> torch.Tensor:
+    """L^T L for a lower-triangular L (m x m), by row blocks: block k of L has no entries right
+    of its last row, so P[:k1, :k1] += L[k0:k1, :k1]^T L[k0:k1, :k1].  ~2 m^3 / 3 flops, a
+    third of a dense product's (m = 5000, 2 cores: 2.8 s vs 7.4 s)."""
+    m = L.shape[0]
+    P = torch.zeros_like(L)
+    for k0 in range(0, m, block):
+        k1 = min(k0 + block, m)
+        R = L[k0:k1, :k1]
+        P[:k1, :k1].addmm_(R.T, R)
+    return P
 
-    def __init__(self, op: KnmOperator, Kmm: torch.Tensor):
-        self.op, self.Kmm = op, Kmm
-        self.m = Kmm.shape[0]
-        self.Lk = jittered_cholesky(Kmm)  # lower: K_mm + j I = Lk Lk^T, T = Lk^T
-        T = self.Lk.T
-        self.TTt = (T @ T.T) * (op.n / self.m)
+
+class CentreFactors:
+    """What Falkon needs of the centres at one bandwidth, for any rows: K_mm, its jittered
+    Cholesky factor Lk (K_mm + j I = Lk Lk^T, T = Lk^T) and T T^T = Lk^T Lk."""
+
+    def __init__(self, Kmm: torch.Tensor):
+        self.Kmm, self.m = Kmm, Kmm.shape[0]
+        self.Lk = jittered_cholesky(Kmm)
+        self.TTt = lower_gram(self.Lk)
         self.eye = torch.eye(self.m, dtype=torch.float64)
 
-    def _B(self, A, U):  # B U = T^{-1} A^{-T} U
-        V = torch.linalg.solve_triangular(A.T, U, upper=True)
-        return torch.linalg.solve_triangular(self.Lk.T, V, upper=True)
-
-    def _Bt(self, A, W):  # B^T W = A^{-1} T^{-T} W
-        V = torch.linalg.solve_triangular(self.Lk, W, upper=False)
-        return torch.linalg.solve_triangular(A, V, upper=False)
-
-    def solve(self, y: torch.Tensor, ridges, *, tol: float):
-        """beta (m, r) for the ridges (one preconditioner at the smallest); iterations, conv."""
-        ridges = torch.as_tensor(np.asarray(ridges, dtype=np.float64))
-        A = torch.linalg.cholesky(self.TTt + float(ridges.min()) * self.eye)
-        r = ridges.numel()
-
-        def mv(U, cols):
-            V = self._B(A, U)
-            return self._Bt(A, self.op.gram(V) + (self.Kmm @ V) * ridges[cols].reshape(1, -1))
-
-        rhs = self._Bt(A, self.op.rmatvec(y.reshape(-1, 1))).expand(-1, r).clone()
-        U, its, conv, _ = batched_pcg(mv, lambda R, cols: R, rhs, tol=tol, max_iter=MAX_ITER)
-        return self._B(A, U), its.tolist(), conv.tolist()
-
     def lambda_min(self) -> float:
-        """Smallest eigenvalue of K_mm (+ jitter) by Lanczos on its inverse (Cholesky solves)."""
+        """Smallest eigenvalue of K_mm (+ jitter) by Lanczos on its inverse (Cholesky solves);
+        a relative accuracy of 1e-2 is ample for comparing it with a ridge."""
         Lk = self.Lk
 
         def inv(v):
@@ -96,50 +98,95 @@ class FalkonSystem:
 
         opinv = spla.LinearOperator((self.m, self.m), matvec=inv, dtype=np.float64)
         try:
-            mu = spla.eigsh(opinv, k=1, which="LA", tol=1e-3, maxiter=300,
+            mu = spla.eigsh(opinv, k=1, which="LA", tol=1e-2, maxiter=300,
                             return_eigenvectors=False, v0=np.ones(self.m))
         except spla.ArpackNoConvergence as exc:  # the best estimate so far
             mu = exc.eigenvalues if len(exc.eigenvalues) else [np.inf]
         return float(1.0 / mu[0])
 
 
-def _holdout_pred(op_v_kern, beta):
-    kern, Xv, C = op_v_kern
-    return kz.kernel_matvec(kern, Xv, C, beta.numpy())
+class FalkonSystem:
+    """(K_mn K_nm + a K_mm) beta = K_mn y on the rows of ``op``, split-preconditioned."""
+
+    def __init__(self, op: KnmOperator, f: CentreFactors):
+        self.op, self.f = op, f
+        self.scale = op.n / f.m
+
+    def _B(self, A, U):  # B U = T^{-1} A^{-T} U
+        V = torch.linalg.solve_triangular(A.T, U, upper=True)
+        return torch.linalg.solve_triangular(self.f.Lk.T, V, upper=True)
+
+    def _Bt(self, A, W):  # B^T W = A^{-1} T^{-T} W
+        V = torch.linalg.solve_triangular(self.f.Lk, W, upper=False)
+        return torch.linalg.solve_triangular(A, V, upper=False)
+
+    def solve(self, y: torch.Tensor, ridges, *, tol: float, beta0: torch.Tensor | None = None):
+        """beta (m, r) for the ridges (one preconditioner at the smallest); iterations, conv.
+
+        ``beta0`` (m, r): a starting point (u0 = B^{-1} beta0 = A^T T beta0)."""
+        f = self.f
+        ridges = torch.as_tensor(np.asarray(ridges, dtype=np.float64))
+        A = torch.linalg.cholesky(f.TTt * self.scale + float(ridges.min()) * f.eye)
+        r = ridges.numel()
+
+        def mv(U, cols):
+            V = self._B(A, U)
+            return self._Bt(A, self.op.gram(V) + (f.Kmm @ V) * ridges[cols].reshape(1, -1))
+
+        rhs = self._Bt(A, self.op.rmatvec(y.reshape(-1, 1))).expand(-1, r).clone()
+        U0 = None if beta0 is None else A.T @ (f.Lk.T @ beta0)
+        U, its, conv, _ = batched_pcg(mv, lambda R, cols: R, rhs, tol=tol, max_iter=MAX_ITER,
+                                      X0=U0)
+        return self._B(A, U), its.tolist(), conv.tolist()
 
 
 def fit_falkon(est, X, y, kerns, perm, plan, rng, info):
-    """Returns (kernel, ridge, centres, coefficients) of the winning pair; fills ``info``."""
+    """Returns (kernel, ridge, centres, coefficients) of the winning pair; fills ``info``.
+
+    Per bandwidth, K_nm is built once on all n rows (in hold-out order): its first n_t rows
+    train the hold-out fits (held-out predictions use float64 kernel values), and the winning
+    bandwidth's operator and centre factors are reused by the final solve when it is the last
+    one tried (else rebuilt: two K_nm at once would double the memory).  The final solve
+    starts from the hold-out fit's coefficients at the winning pair.
+    """
     n, d = X.shape
     dtype = np.float32 if plan["itemsize"] == 4 else np.float64
     tuned = len(kerns) > 1 or est.alpha is None
     n_v = holdout_size(n, est.val_fraction) if tuned else 0
     n_t = n - n_v
     Xp, yp = X[perm], torch.from_numpy(y[perm])
+    y_v = y[perm][n_t:]
     m = min(plan["m"], n_t)
     C = Xp[np.sort(rng.choice(n_t, m, replace=False))]
     tol = est._tol(dtype)
     best, by_bw, hint, its_all = None, {}, None, {}
+    op = fac = None
     for kern in kerns:
-        Kmm = torch.from_numpy(kern(C))  # float64: m x m is small, and must be PSD
-        ridges = est._ridge_grid(float(torch.diagonal(Kmm).mean()))
+        op = fac = None  # one K_nm at a time
+        op = knm_operator(kern, Xp, C, dtype, est._limit())
+        fac = CentreFactors(torch.from_numpy(kern(C)))  # float64: m x m is small, must be PSD
+        ridges = est._ridge_grid(float(torch.diagonal(fac.Kmm).mean()))
         r = len(ridges)
         errors: dict[int, float] = {}
+        betas: dict[int, torch.Tensor] = {}
         if n_v:
-            sysm = FalkonSystem(knm_operator(kern, Xp[:n_t], C, dtype, est._limit()), Kmm)
-            var_v = float(np.var(y[perm][n_t:]))
+            sysm = FalkonSystem(op.rows(0, n_t), fac)
+            var_v = float(np.var(y_v))
             pivot = (r // 2 if hint is None else hint)
             for _ in range(r):
                 todo = [i for i in (pivot - 1, pivot, pivot + 1)
                         if 0 <= i < r and i not in errors]
                 if todo:
                     beta, its, _ = sysm.solve(yp[:n_t], ridges[todo], tol=max(tol, TUNE_TOL))
-                    pred = _holdout_pred((kern, Xp[n_t:], C), beta)
-                    errs = holdout_errors(pred, y[perm][n_t:])
+                    # predicted as ``predict`` will: float64 kernel values (the stored
+                    # float32 K_vm would add round-off x |beta|, large at small ridges)
+                    errs = holdout_errors(kz.kernel_matvec(kern, Xp[n_t:], C, beta.numpy()),
+                                          y_v)
                     errors.update({i: float(e) for i, e in zip(todo, errs, strict=True)})
+                    betas.update({i: beta[:, k:k + 1] for k, i in enumerate(todo)})
                     its_all.update({f"{kern.bandwidth:.3g}/{ridges[i]:.3g}": t
                                     for i, t in zip(todo, its, strict=True)})
-                b = min(errors, key=errors.get)
+                b = _best(errors)
                 if b - 1 not in errors and b > 0:
                     pivot = b - 2 if b - 2 >= 0 else b - 1
                 elif b + 1 not in errors and b < r - 1:
@@ -148,31 +195,34 @@ def fit_falkon(est, X, y, kerns, perm, plan, rng, info):
                     pivot = 1
                 else:
                     break
-            del sysm
-            j = pick_best([errors.get(i, np.inf) for i in range(r)])
+            j = _best(errors)
             err = errors[j]
         else:
             j, err = 0, 0.0
         hint = j
         by_bw[f"{kern.bandwidth:.4g}"] = err
         if best is None or err < best["err"]:
-            best = {"kern": kern, "a": float(ridges[j]), "err": err, "Kmm": Kmm,
+            best = {"kern": kern, "a": float(ridges[j]), "err": err, "beta0": betas.get(j),
                     "curve": [[float(ridges[i]), e] for i, e in sorted(errors.items())]}
-    kern, a, Kmm = best["kern"], best["a"], best["Kmm"]
-    op = knm_operator(kern, Xp, C, dtype, est._limit())
-    sysm = FalkonSystem(op, Kmm)
-    beta, its, conv = sysm.solve(yp, [a], tol=tol)
+    kern, a = best["kern"], best["a"]
+    reused = kern is kerns[-1]
+    if not reused:
+        op = fac = None
+        op = knm_operator(kern, Xp, C, dtype, est._limit())
+        fac = CentreFactors(torch.from_numpy(kern(C)))
+    beta, its, conv = FalkonSystem(op, fac).solve(yp, [a], tol=tol, beta0=best["beta0"])
     reasons = []
     dim = est._feature_dim(d)
     if dim is not None and m < dim:
         reasons.append("feature_dim")
-    lam_m = sysm.lambda_min() * n / m
+    lam_m = fac.lambda_min() * n / m
     if lam_m > a:
         reasons.append("spectrum")
     info.update(solver="falkon", dtype=np.dtype(dtype).name, m=m, n_centres=m, n_val=n_v,
                 stored_knm=op.K is not None, holdout_mse=best["err"] if n_v else None,
                 holdout_curve=best["curve"], holdout_by_bandwidth=by_bw,
                 iterations=its[0], converged=conv[0], holdout_iterations=its_all,
+                warm_start=best["beta0"] is not None, reused_knm=reused,
                 approximate=bool(reasons), approx_reason=",".join(reasons),
                 lambda_m_est=lam_m, tuning="holdout" if n_v else "fixed")
     return kern, a, C, beta[:, 0].numpy()

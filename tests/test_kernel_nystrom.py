@@ -101,7 +101,9 @@ def test_on_the_fly_knm_equals_stored():
     fly = KnmOperator(kern=kern, X=X, centres=C, dtype=np.float64)
     W = torch.randn(100, 3, dtype=torch.float64)
     torch.testing.assert_close(stored.gram(W), fly.gram(W))
+    torch.testing.assert_close(stored.rows(0, 500).matvec(W), fly.rows(0, 500).matvec(W))
     torch.testing.assert_close(stored.rows(500).matvec(W), fly.rows(500).matvec(W))
+    torch.testing.assert_close(stored.rows(500).matvec(W), stored.matvec(W)[500:])
 
 
 def test_streamed_products_over_many_blocks_equal_dense_ones(monkeypatch):
@@ -158,3 +160,44 @@ def test_falkon_marks_fits_with_too_few_centres_approximate():
     assert info["n_centres"] == 100 and err > 0.01
     info, err = out[300]
     assert not info["approximate"] and info["approx_reason"] == "" and err < 1e-3, (info, err)
+
+
+def test_lower_gram_equals_dense_product():
+    from learners.krr_falkon import lower_gram
+
+    A = torch.randn(700, 700, dtype=torch.float64)
+    L = torch.linalg.cholesky(A @ A.T + 700 * torch.eye(700, dtype=torch.float64))
+    torch.testing.assert_close(lower_gram(L, block=128), L.T @ L, rtol=1e-12, atol=1e-9)
+
+
+def test_falkon_system_matches_direct_solve_cold_and_warm():
+    """(K_mn K_nm + a K_mm) beta = K_mn y by the split-preconditioned CG equals a direct solve
+    of the normal equations (compared through the fitted values K_nm beta), from a cold start
+    and from a warm start at a neighbouring ridge's solution - which needs fewer iterations.
+    float32 storage of K_nm rounds K, so it is compared more loosely."""
+    from learners.krr_falkon import CentreFactors, FalkonSystem
+
+    X, y, _ = _problem(2000)
+    kern = Kernel("rbf", 4.0)
+    C = X[:300]
+    Knm, Kmm = kern(X, C), kern(C)
+    a = 0.1
+    ref = Knm @ sla.solve(Knm.T @ Knm + a * Kmm, Knm.T @ y, assume_a="pos")
+    fac = CentreFactors(torch.from_numpy(Kmm))
+    yt = torch.from_numpy(y)
+    for dt, rel in ((np.float64, 1e-6), (np.float32, 1e-3)):
+        sysm = FalkonSystem(KnmOperator(torch.from_numpy(Knm.astype(dt)), dtype=dt), fac)
+        cold, its_cold, conv = sysm.solve(yt, [a], tol=1e-8)
+        near, _, _ = sysm.solve(yt, [1.3 * a], tol=1e-8)
+        warm, its_warm, conv_w = sysm.solve(yt, [a], tol=1e-8, beta0=near)
+        assert conv[0] and conv_w[0] and its_warm[0] < its_cold[0]
+        for b in (cold, warm):
+            np.testing.assert_allclose(Knm @ b[:, 0].numpy(), ref, atol=rel * np.abs(ref).max())
+
+
+def test_falkon_ridge_walk_breaks_solver_noise_ties_towards_the_larger_ridge():
+    from learners.krr_falkon import TIE_RTOL, _best
+
+    assert _best({0: 0.5, 1: 0.5 * (1 + TIE_RTOL / 2), 2: 0.6}) == 1  # a tie: larger ridge
+    assert _best({0: 0.5, 1: 0.5 * (1 + 3 * TIE_RTOL), 2: 0.6}) == 0  # a real difference
+    assert _best({3: 0.2, 4: 0.1, 5: 0.3}) == 4  # indices are grid positions
