@@ -195,6 +195,7 @@ def fit_falkon(est, X, y, kerns, perm, plan, rng, info):
                     pivot = 1
                 else:
                     break
+            sysm = None  # it holds a view of K_nm: drop it before the next one is built
             j = _best(errors)
             err = errors[j]
         else:
