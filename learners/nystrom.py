@@ -1,4 +1,4 @@
-"""Iterative kernel-ridge solvers: batched PCG, a Nystrom preconditioner, and Falkon.
+"""Iterative kernel-ridge solvers: batched PCG, a Nystrom preconditioner, products with K_nm.
 
 * :func:`batched_pcg` - preconditioned conjugate gradients on r independent systems at once
   (one per ridge), so that each pass over the kernel matrix serves every ridge (a matrix-matrix
@@ -7,17 +7,15 @@
   C = K[:, S] and W = K[S, S], P_a = C W^{-1} C^T + a I, applied by Woodbury.  Since
   K - C W^{-1} C^T is positive semi-definite, eig(P_a^{-1}(K + a I)) lies in
   [1, 1 + lambda_max(K - C W^{-1} C^T) / a].
-* :func:`falkon_solve` - Nystrom kernel ridge with m centres (Rudi, Carratino & Rosasco, 2017):
-  f(x) = sum_j beta_j k(x, c_j) with (K_mn K_nm + a K_mm) beta = K_mn y, which equals the exact
-  (K + a I)^{-1} y when the centres are all n points.  Falkon's preconditioner, built from
-  K_mn K_nm ~ (n/m) K_mm^2, is applied in the eigenbasis of K_mm, where it is diagonal.
+* :class:`KnmOperator` - products with K_nm (data rows x centres), stored or rebuilt per block,
+  for Falkon (:mod:`learners.krr_falkon`).
+* :func:`cholesky_inplace`, :class:`CholeskyShiftOps` - a blocked in-place Cholesky and the
+  solves at other ridges from one factor.
 
 Vectors are float64 torch tensors; kernel blocks may be float32 (products are cast).
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -192,54 +190,6 @@ class KnmOperator:
         """K_nm V for V (m, r)."""
         Vt = V.T.contiguous()
         return torch.cat([Vt @ blk.T for _, blk in self._blocks()], 1).T
-
-
-@dataclass
-class FalkonResult:
-    beta: torch.Tensor  # (m, r) coefficients on the centres
-    iterations: list
-    converged: list
-    rank: int  # directions of K_mm kept
-
-
-def nystrom_basis(Kmm: torch.Tensor, rel: float = 1e-12):
-    """Eigenpairs of K_mm (float64) above rel * m * lambda_max: (lam (r,), U (m, r)).
-
-    Directions below round-off are dropped: the Nystrom model lives in range(K_mm), and keeping
-    them would amplify round-off by 1 / lambda (the failure of T^{-1} with a tiny jitter).
-    """
-    lam, U = torch.linalg.eigh(Kmm.to(torch.float64))
-    keep = lam > rel * Kmm.shape[0] * float(lam.max())
-    return lam[keep], U[:, keep]
-
-
-def falkon_solve(op: KnmOperator, Kmm: torch.Tensor, y: torch.Tensor, ridges, *,
-                 tol: float = 1e-7, max_iter: int = 100, basis=None) -> FalkonResult:
-    """Solve (K_mn K_nm + a_j K_mm) beta_j = K_mn y for every ridge a_j by preconditioned CG.
-
-    In the basis K_mm = U diag(lam) U^T, beta = U lam^{-1/2} theta turns the system into ridge
-    regression on the Nystrom features Phi = K_nm U lam^{-1/2}: (Phi^T Phi + a I) theta = Phi^T y.
-    Since K_mn K_nm ~ (n/m) K_mm^2 for uniformly drawn centres, Phi^T Phi ~ (n/m) diag(lam), so
-    the preconditioner P_a = (n/m) diag(lam) + a I is diagonal (Falkon's T^{-1} A^{-1} in the
-    eigenbasis).  Cost: one m x m eigendecomposition (``basis``, reusable) for all ridges, two
-    passes over K_nm per iteration for all ridges at once.  y: (n,) float64.
-    """
-    ridges = torch.as_tensor(np.asarray(ridges, dtype=np.float64))
-    r = ridges.numel()
-    lam, U = nystrom_basis(Kmm) if basis is None else basis
-    S = U / torch.sqrt(lam)  # beta = S theta
-    scale = op.n / Kmm.shape[0]
-
-    def mv(Th, cols):
-        return S.T @ op.gram(S @ Th) + _col(ridges[cols]) * Th
-
-    def precond(R, cols):
-        return R / (scale * lam[:, None] + _col(ridges[cols]))
-
-    rhs = (S.T @ op.rmatvec(y.reshape(-1, 1))).expand(-1, r).clone()
-    Th, iters, conv, _ = batched_pcg(mv, precond, rhs, tol=tol, max_iter=max_iter)
-    return FalkonResult(beta=S @ Th, iterations=iters.tolist(), converged=conv.tolist(),
-                        rank=int(lam.numel()))
 
 
 # ---------------------------------------------------------------------------- Cholesky

@@ -13,11 +13,19 @@ from learners.nystrom import (
     KnmOperator,
     NystromPreconditioner,
     batched_pcg,
-    falkon_solve,
     shifted_matvec,
 )
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest
+
+
+def _falkon(op, Kmm, y, a, tol, max_iter=100):
+    """beta (m,), iterations, converged of Falkon at ridge a (the learner's solver)."""
+    from learners import krr_falkon
+
+    beta, its, conv = krr_falkon.FalkonSystem(op, krr_falkon.CentreFactors(Kmm)).solve(
+        y, [a], tol=tol)
+    return beta[:, 0].numpy(), its[0], conv[0]
 
 
 def _problem(n, d=8, seed=0):
@@ -54,12 +62,11 @@ def test_falkon_equals_exact_when_centres_are_all_points():
     a = 1e-2
     exact = sla.solve(K + a * np.eye(3000), y, assume_a="pos")
     op = KnmOperator(torch.from_numpy(K), dtype=np.float64)
-    res = falkon_solve(op, torch.from_numpy(K), torch.from_numpy(y), [a], tol=1e-6,
-                       max_iter=100)
-    pred, ref = K @ res.beta[:, 0].numpy(), K @ exact
-    # at m = n the model equals exact KRR up to the directions of K_mm below round-off
-    # (eigenvalues < 1e-12 m lambda_max), which are dropped; the preconditioner is then exact
-    assert res.converged[0] and res.iterations[0] <= 5
+    beta, its, conv = _falkon(op, torch.from_numpy(K), torch.from_numpy(y), a, tol=1e-6)
+    pred, ref = K @ beta, K @ exact
+    # at m = n the model equals exact KRR; the preconditioner is exact up to the jitter that
+    # K_mm's Cholesky needs (its round-off directions), so CG converges in a few dozen steps
+    assert conv and its <= 20
     assert np.max(np.abs(pred - ref)) <= 1e-4 * np.max(np.abs(ref))
 
 
@@ -73,8 +80,8 @@ def test_falkon_degrades_gracefully_as_centres_shrink():
     for m in (1000, 300, 100):
         C = X[:m]
         op = KnmOperator(torch.from_numpy(kern(X, C)), dtype=np.float64)
-        res = falkon_solve(op, torch.from_numpy(kern(C)), torch.from_numpy(y), [a], tol=1e-8)
-        pred = kern(Xt, C) @ res.beta[:, 0].numpy()
+        beta, _, _ = _falkon(op, torch.from_numpy(kern(C)), torch.from_numpy(y), a, tol=1e-8)
+        pred = kern(Xt, C) @ beta
         errs[m] = np.mean((pred - ft) ** 2) / ft.var()
     assert errs[1000] <= 1.1 * errs[3000]  # m = n/3 is nearly as good as exact
     assert errs[3000] <= errs[300] <= errs[100] <= 1.0  # smoothly worse, never worse than 1
@@ -88,8 +95,8 @@ def test_float32_storage_keeps_float64_accuracy():
     out = []
     for dt in (np.float64, np.float32):
         op = KnmOperator(torch.from_numpy(kern(X, C, dtype=dt)), dtype=dt)
-        res = falkon_solve(op, torch.from_numpy(kern(C)), torch.from_numpy(y), [1e-4], tol=1e-8)
-        out.append(kern(X[:200], C) @ res.beta[:, 0].numpy())
+        beta, _, _ = _falkon(op, torch.from_numpy(kern(C)), torch.from_numpy(y), 1e-4, tol=1e-8)
+        out.append(kern(X[:200], C) @ beta)
     assert np.max(np.abs(out[0] - out[1])) <= 1e-3 * np.max(np.abs(out[0]))
 
 
