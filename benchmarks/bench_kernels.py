@@ -2,6 +2,7 @@
 
     python benchmarks/bench_kernels.py                      # n = 5k, 10k, 20k at d = 32
     python benchmarks/bench_kernels.py --n 5000 --no-sklearn --falkon-n 100000
+    python benchmarks/bench_kernels.py --threads 2 --gram 90000 5000  # one Falkon pass
 
 The issue-13 targets (on an otherwise idle 2-core machine):
 
@@ -24,7 +25,9 @@ own) on the same data (d = 32, y = a sum of random ReLU ridge functions + noise 
 * ``sklearn``   - scikit-learn's KernelRidge with that fixed ridge and bandwidth;
 * ``ntk``       - the depth-2 ReLU NTK matrix on n points, native, and with neural-tangents when
                   it is importable;
-* ``falkon``    - with ``--falkon-n``: ``krr`` past the memory cap (Nystrom + PCG).
+* ``falkon``    - with ``--falkon-n``: ``krr`` past the memory cap (Nystrom + PCG);
+* ``gram``      - with ``--gram N M`` (alone): one Falkon pass K_mn K_nm W over a stored
+                  float32 K_nm, ours against the same blocks multiplied tall-skinny.
 
 Ratios: krr / (build + fastest bare Cholesky) - the goal is <= 1.3 with tuning included - and
 sklearn / krr-fixed; peak memory is shown against one n x n float64 matrix (n^2 x 8 bytes).
@@ -137,7 +140,42 @@ def _ntk(n, opts):
     return {"seconds": time.perf_counter() - t, "peak": _peak() - base}
 
 
-WORKERS = {"krr": _krr, "cholesky": _cholesky, "sklearn": _sklearn, "ntk": _ntk}
+def _gram(n, opts):
+    """One Falkon pass K_mn K_nm W over a stored float32 K_nm (n x m), float64 arithmetic:
+    ours (transposed, wide products per 2 MiB block) against the same blocks multiplied
+    tall-skinny, K_b^T (K_b W); best of three, per number of ridges r."""
+    import torch
+
+    from learners import kernels
+    from learners.nystrom import KnmOperator
+
+    m = opts["m"]
+    X, _, _ = data(n)
+    C = X[np.random.default_rng(0).choice(n, m, replace=False)]
+    op = KnmOperator(torch.from_numpy(kernels.Kernel("rbf", 8.0)(X, C, dtype=np.float32)),
+                     dtype=np.float32)
+
+    def skinny(W):
+        out = torch.zeros(W.shape, dtype=torch.float64)
+        for _, blk in op._blocks():
+            out += blk.T @ (blk @ W)
+        return out
+
+    res = {}
+    for r in (1, 3, 8):
+        W = torch.randn(m, r, dtype=torch.float64)
+        for name, f in (("ours", op.gram), ("tall-skinny", skinny)):
+            ts = []
+            for _ in range(3):
+                t = time.perf_counter()
+                f(W)
+                ts.append(time.perf_counter() - t)
+            res[f"{name} r={r}"] = min(ts)
+    return res
+
+
+WORKERS = {"krr": _krr, "cholesky": _cholesky, "sklearn": _sklearn, "ntk": _ntk,
+           "gram": _gram}
 
 
 def worker(spec: str) -> None:
@@ -229,6 +267,8 @@ def main() -> None:
     p.add_argument("--falkon-n", type=int, nargs="*", default=[])
     p.add_argument("--falkon-m", type=int, default=None,
                    help="Falkon centres (default: the learner's own, 16 sqrt(n) up to its cap)")
+    p.add_argument("--gram", type=int, nargs=2, default=None, metavar=("N", "M"),
+                   help="time one Falkon pass over a stored float32 N x M K_nm and exit")
     p.add_argument("--nt-python", default=None,
                    help="a python with neural-tangents installed (default: this one if it has it)")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
@@ -243,6 +283,13 @@ def main() -> None:
     print(f"bench_kernels: threads={args.threads}, load average "
           f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}, neural-tangents "
           f"{'yes' if args.nt_python else 'not installed'}")
+    if args.gram:
+        g = run("gram", args.gram[0], args.threads, args.python, m=args.gram[1])
+        if g is not None:
+            print(f"gram pass K_mn K_nm W, n = {args.gram[0]}, m = {args.gram[1]} [s, best of 3]:")
+            for k, v in g.items():
+                print(f"  {k:18s} {v:.3f}")
+        return
     for n in args.n:
         bench_n(n, args)
     for n in args.falkon_n:
