@@ -208,3 +208,31 @@ def test_falkon_ridge_walk_breaks_solver_noise_ties_towards_the_larger_ridge():
     assert _best({0: 0.5, 1: 0.5 * (1 + TIE_RTOL / 2), 2: 0.6}) == 1  # a tie: larger ridge
     assert _best({0: 0.5, 1: 0.5 * (1 + 3 * TIE_RTOL), 2: 0.6}) == 0  # a real difference
     assert _best({3: 0.2, 4: 0.1, 5: 0.3}) == 4  # indices are grid positions
+
+
+def test_holdout_pcg_stage_budgets_the_columns_it_solves():
+    """Stage 1 scores the k largest ridges with k as large as the budget for k columns allows:
+    every scored ridge is predicted within pcg_cap(k), and adding the next ridge would not fit
+    pcg_cap(k + 1).  (A cap computed for the whole grid scored far fewer ridges.)"""
+    from learners import krr_cost as cost
+    from learners.krr_holdout import HoldoutScorer
+    from learners.ridge_tuning import default_ridge_grid
+
+    X, y, _ = _problem(6000)
+    kern = Kernel("rbf", 4.0)
+    n_t = 5400
+    spec = KernelRidgeLearner(random_state=0)._probe(kern, X, np.random.default_rng(0))
+    ridges = default_ridge_grid()
+    sc = HoldoutScorer(kern, X, y - y.mean(), n_t, np.float64, spec, 1e-6)
+    sc.pcg_stage(ridges)
+    pred = np.array([cost.pcg_iterations(spec, 6000, a, n_t, sc.tol) for a in ridges])
+    scored = sorted(np.flatnonzero([f"{a:.3g}" in sc.info["pcg_iterations"] for a in ridges]))
+    k = len(scored)
+    assert k >= 1 and scored == list(range(len(ridges) - k, len(ridges)))  # the largest ridges
+    assert sc.info["pcg_budget"] == sc.pcg_cap(k)
+    assert pred[scored].max() <= sc.pcg_cap(k)
+    if k < len(ridges):
+        assert pred[len(ridges) - k - 1] > sc.pcg_cap(k + 1)
+    assert k > int(np.sum(pred <= sc.pcg_cap(len(ridges))))  # more than the whole-grid cap
+    for i in scored:  # every scored ridge converged and its hold-out error is recorded
+        assert i in sc.errors
