@@ -236,3 +236,69 @@ def test_holdout_pcg_stage_budgets_the_columns_it_solves():
     assert k > int(np.sum(pred <= sc.pcg_cap(len(ridges))))  # more than the whole-grid cap
     for i in scored:  # every scored ridge converged and its hold-out error is recorded
         assert i in sc.errors
+
+
+def test_holdout_search_jumps_to_the_bottom_when_pcg_scores_explain_little(monkeypatch):
+    """A noise-free target's hold-out error falls to the bottom of the ridge grid.  When the
+    Nystrom-PCG stage has scored only the large ridges and the best of them explains less than
+    half the held-out variance, the first factor goes to the bottom of the grid (one factor)
+    instead of stepping down one reach per factor (three here before 2026-12-05); the chosen
+    ridge is the exhaustive hold-out minimum over the grid (an eigendecomposition of K_tt)."""
+    from learners import krr_cost
+    from learners.krr_holdout import HoldoutScorer
+    from learners.ridge_tuning import default_ridge_grid
+
+    monkeypatch.setattr(krr_cost, "FLOPS", {8: 3e10, 4: 5e10})  # rates as measured, fixed here
+    rng = np.random.default_rng(3)
+    n, n_t, d = 2400, 2000, 6
+    X = rng.standard_normal((n, d))
+    y = np.sin(X[:, 0]) * X[:, 1] + X[:, 2] * X[:, 3] * X[:, 4]  # noise-free
+    y = y - y.mean()
+    kern = Kernel("rbf", 2.0)
+    spec = KernelRidgeLearner(random_state=0)._probe(kern, X, np.random.default_rng(0))
+    ridges = default_ridge_grid()
+    sc = HoldoutScorer(kern, X, y, n_t, np.float64, spec, 1e-6)
+    sc.search(ridges)
+    assert sc.info["pcg_iterations"], "the test needs PCG scores on the large ridges"
+    assert len(sc.info["cholesky_ridges"]) == 1
+    K = kern(X)
+    w, V = np.linalg.eigh(K[:n_t, :n_t])
+    proj = V.T @ y[:n_t]
+    ref = [np.mean((y[n_t:] - K[n_t:, :n_t] @ (V @ (proj / (w + a)))) ** 2) for a in ridges]
+    j, err = sc.best()
+    assert j == int(np.argmin(ref))
+    assert err == pytest.approx(ref[j], rel=1e-3)
+
+
+def test_holdout_pcg_extension_scores_the_missing_neighbour_without_a_factor(monkeypatch):
+    """Stage 1b: the best PCG-scored ridge sits at the low edge of the scored set; one more
+    Nystrom-PCG solve (warm-started) scores its neighbour, which brackets the minimum - no
+    factorisation - and that hold-out error equals a direct solve's."""
+    from learners import krr_cost
+    from learners.krr_holdout import HoldoutScorer
+    from learners.ridge_tuning import default_ridge_grid
+
+    monkeypatch.setattr(krr_cost, "FLOPS", {8: 3e10, 4: 5e10})  # rates as measured, fixed here
+    rng = np.random.default_rng(0)
+    n, n_t = 3000, 2700
+    X = rng.standard_normal((n, 8))
+    y = np.sin(X[:, 0]) + X[:, 1] * X[:, 2] / 2 + 0.5 * rng.standard_normal(n)
+    y = y - y.mean()
+    kern = Kernel("rbf", 2.0)
+    spec = KernelRidgeLearner(random_state=0)._probe(kern, X, np.random.default_rng(0))
+    ridges = default_ridge_grid()
+    sc = HoldoutScorer(kern, X, y, n_t, np.float64, spec, 1e-6)
+    sc.pcg_stage(ridges)
+    before = set(sc.errors)
+    assert not sc.bracketed(len(ridges))
+    sc.pcg_extend(ridges)
+    new = set(sc.errors) - before
+    assert len(new) == 1 and sc.bracketed(len(ridges))
+    sc.search(ridges)  # nothing left to do: no factor
+    assert sc.info["cholesky_ridges"] == []
+    (i,) = new
+    K = kern(X)
+    c = sla.solve(K[:n_t, :n_t] + ridges[i] * np.eye(n_t), y[:n_t], assume_a="pos")
+    ref = np.mean((y[n_t:] - K[n_t:, :n_t] @ c) ** 2)
+    assert sc.errors[i] == pytest.approx(ref, rel=1e-6)
+    np.testing.assert_allclose(sc.warm[i][0].numpy(), c, atol=1e-4 * np.abs(c).max())

@@ -96,21 +96,27 @@ def test_tuned_ridge_close_to_brute_force_best():
     assert np.mean((est.predict(Xt) - Xt @ beta) ** 2) <= 1.5 * min(errs)
 
 
-@pytest.mark.parametrize("noise,slow_cholesky", [(0.3, False), (0.0, False), (0.3, True)])
-def test_exact_path_holdout_scores_and_solution(noise, slow_cholesky, monkeypatch):
+@pytest.mark.parametrize("noise,cholesky", [(0.3, "model"), (0.0, "model"), (0.3, "fast"),
+                                            (0.0, "fast"), (0.3, "slow")])
+def test_exact_path_holdout_scores_and_solution(noise, cholesky, monkeypatch):
     """The exact path's hold-out scores (Nystrom-PCG or Cholesky-preconditioned PCG) equal a
     direct train/val fit, and its predictions equal the direct solve's at the chosen ridge.
-    ``slow_cholesky`` makes the cost model price a Cholesky high, so that the Nystrom-PCG stage
-    and the final Nystrom-PCG solve run instead of the factorisation."""
-    if slow_cholesky:
-        monkeypatch.setattr(krr_cost, "FLOPS", {8: 1e7, 4: 2e7})
+    ``cholesky`` prices a factorisation by the cost model, or so low ("fast") that every ridge
+    is scored from factors and the final solve is a Cholesky, or so high ("slow") that the
+    Nystrom-PCG stages and the final Nystrom-PCG solve run instead."""
+    if cholesky != "model":
+        rate = 1e7 if cholesky == "slow" else 1e16
+        monkeypatch.setattr(krr_cost, "FLOPS", {8: rate, 4: 2 * rate})
     X, y = _data(1200, 6, noise=noise)
     est = KernelRidgeLearner(tune_max=300, dtype="float64", random_state=1).fit(X, y)
     info = est.fit_info_
     # a minimum at the bottom edge of the grid is bracketed by two scores (noise-free case)
     assert info["path"] == "exact" and info["n_val"] == 240 and len(info["holdout_curve"]) >= 2
-    assert bool(info["cholesky_ridges"]) != slow_cholesky and info["solver"] == (
-        "pcg" if slow_cholesky else "cholesky")
+    if cholesky == "fast":
+        assert info["cholesky_ridges"] and not info["pcg_iterations"]
+        assert info["solver"] == "cholesky"
+    elif cholesky == "slow":
+        assert not info["cholesky_ridges"] and info["solver"] == "pcg"
     perm = np.random.default_rng(1).permutation(1200)  # the hold-out order: the first draw
     tr, va = perm[:960], perm[960:]
     kern, yc = est.kernel_, y - est.intercept_
