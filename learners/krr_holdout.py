@@ -10,15 +10,20 @@ for the ridges of the grid it needs, with at most a few factorisations:
 
 1. batched Nystrom-PCG (:func:`learners.nystrom.batched_pcg`) scores, in one pass over K_tt per
    iteration, every ridge it is predicted to solve within half a Cholesky's time (the large
-   ridges; noisy targets usually have their minimum there);
+   ridges; noisy targets usually have their minimum there), with m_p Nystrom columns (half
+   the spectrum probe, up to 1000);
+1b. while the best of those is at the edge of the scored set, its neighbour is scored by
+   one-column PCG warm-started from it, within one Cholesky's predicted time
+   (:meth:`HoldoutScorer.pcg_extend`);
 2. unless that brackets the minimum, K_tt + a0 I is factorised IN PLACE in K's top-left block
    (K_vt, the bottom-left block, stays intact) at a pivot a0, and the ridges within a factor
    ``REACH_RATIO`` of a0 are scored by CG on (I + (a - a0) M^{-1}) c = M^{-1} y_t, M = K_tt + a0 I
    (eigenvalues between 1 and a / a0, so ~sqrt(a / a0) / 2 ln(2 / tol) iterations);
 3. while the best ridge is at the edge of what is scored, K is rebuilt and factorised again at
-   a pivot beyond that edge; and when the best explains little (see
-   :meth:`HoldoutScorer._next_pivot`) the bottom of the grid is scored too (at most
-   ``MAX_FACTORS`` factorisations per bandwidth).
+   a pivot beyond that edge (or at the bottom of the grid when the minimum probably lies far
+   below, :meth:`HoldoutScorer.far_below`); and when the best explains little (see
+   :meth:`HoldoutScorer._next_pivot`) the bottom of the grid is scored too, as is the previous
+   bandwidth's best (at most ``MAX_FACTORS`` factorisations per bandwidth).
 
 Written by hand because no library scores a ridge path from one factor without an
 eigendecomposition (which costs ~25 Choleskies at n = 4000 on this class of machine).
@@ -318,9 +323,10 @@ class HoldoutScorer:
         return None
 
     def search(self, ridges, hint: int | None = None) -> None:
-        """Stages 1-3: score until the minimum over the grid is bracketed.  Without PCG scores
-        the first factor is at ``hint`` (the previous bandwidth's best), else at the bottom of
-        the grid (its top is what Nystrom-PCG scores cheaply)."""
+        """Stages 1-3: score until the minimum over the grid is bracketed.  The first factor
+        is at ``hint`` (the previous bandwidth's best) unless stages 1-1b scored it, else at
+        the bottom of the grid when there are no PCG scores (their top is what Nystrom-PCG
+        scores cheaply)."""
         r = len(ridges)
         if r > 1:
             self.pcg_stage(ridges)
