@@ -169,6 +169,18 @@ def test_falkon_marks_fits_with_too_few_centres_approximate():
     assert not info["approximate"] and info["approx_reason"] == "" and err < 1e-3, (info, err)
 
 
+def test_centre_factors_lambda_min_bound_and_lanczos():
+    """The free bound min_i Lk_ii^2 is >= lambda_min(K_mm + jitter), and Lanczos finds
+    lambda_min to its 1e-2 tolerance (eigvalsh of Lk Lk^T as the reference)."""
+    from learners.krr_falkon import CentreFactors
+
+    X = np.random.default_rng(1).standard_normal((400, 5))
+    fac = CentreFactors(torch.from_numpy(Kernel("rbf", 1.5)(X)))
+    exact = float(torch.linalg.eigvalsh(fac.Lk @ fac.Lk.T)[0])
+    assert fac.lambda_min_bound() >= exact * (1 - 1e-9)
+    assert fac.lambda_min() == pytest.approx(exact, rel=2e-2)
+
+
 def test_lower_gram_equals_dense_product():
     from learners.krr_falkon import lower_gram
 
