@@ -305,8 +305,11 @@ class HoldoutScorer:
         b = min(self.errors, key=self.errors.get)
         poor = self.errors[b] > 0.5 * float(np.var(self.y[self.n_t:]))
         if not self.bracketed(r):
-            if self.factor is None and hint is not None and hint not in self.errors:
-                return hint  # the first factor at the previous bandwidth's best
+            if self.factor is None:  # the first factor: at the previous bandwidth's best,
+                if hint is not None and hint not in self.errors:  # or, for the first
+                    return hint  # bandwidth, at the bottom (noise-free targets' curves have
+                if hint is None and 0 not in self.errors:  # a bump above their minimum at
+                    return bottom  # the bottom: walking down from the top cost 3 factors)
             lo, hi = min(self.errors), max(self.errors)
             if b == lo and b > 0:
                 # stepping down one reach per factor cost 2-3 factors per bandwidth on
