@@ -250,26 +250,31 @@ def test_holdout_pcg_stage_budgets_the_columns_it_solves():
         assert i in sc.errors
 
 
-def test_holdout_search_jumps_to_the_bottom_when_pcg_scores_explain_little(monkeypatch):
-    """A noise-free target's hold-out error falls to the bottom of the ridge grid.  When the
-    Nystrom-PCG stage has scored only the large ridges and the best of them explains less than
-    half the held-out variance, the first factor goes to the bottom of the grid (one factor)
-    instead of stepping down one reach per factor (three here before 2026-12-05); the chosen
-    ridge is the exhaustive hold-out minimum over the grid (an eigendecomposition of K_tt)."""
+def _holdout_scorer(monkeypatch, X, y, n_t):
+    """A HoldoutScorer of RBF bandwidth 2 on (X, y), with the cost model's rates fixed at the
+    values measured on 2026-12-05 (the tests depend on which ridges PCG scores)."""
     from learners import krr_cost
     from learners.krr_holdout import HoldoutScorer
     from learners.ridge_tuning import default_ridge_grid
 
-    monkeypatch.setattr(krr_cost, "FLOPS", {8: 3e10, 4: 5e10})  # rates as measured, fixed here
-    rng = np.random.default_rng(3)
-    n, n_t, d = 2400, 2000, 6
-    X = rng.standard_normal((n, d))
-    y = np.sin(X[:, 0]) * X[:, 1] + X[:, 2] * X[:, 3] * X[:, 4]  # noise-free
-    y = y - y.mean()
+    monkeypatch.setattr(krr_cost, "FLOPS", {8: 3e10, 4: 5e10})
     kern = Kernel("rbf", 2.0)
     spec = KernelRidgeLearner(random_state=0)._probe(kern, X, np.random.default_rng(0))
-    ridges = default_ridge_grid()
-    sc = HoldoutScorer(kern, X, y, n_t, np.float64, spec, 1e-6)
+    return HoldoutScorer(kern, X, y, n_t, np.float64, spec, 1e-6), kern, default_ridge_grid()
+
+
+def test_holdout_search_goes_to_the_bottom_when_pcg_scores_only_the_top(monkeypatch):
+    """A noise-free target's hold-out error falls to the bottom of the ridge grid.  When the
+    Nystrom-PCG stage has scored only the large ridges, the first factor (first bandwidth, no
+    hint) goes to the bottom of the grid - one factor - instead of stepping down one reach per
+    factor (three here before 2026-12-05); the chosen ridge is the exhaustive hold-out minimum
+    over the grid (an eigendecomposition of K_tt)."""
+    rng = np.random.default_rng(3)
+    n, n_t = 2400, 2000
+    X = rng.standard_normal((n, 6))
+    y = np.sin(X[:, 0]) * X[:, 1] + X[:, 2] * X[:, 3] * X[:, 4]  # noise-free
+    y = y - y.mean()
+    sc, kern, ridges = _holdout_scorer(monkeypatch, X, y, n_t)
     sc.search(ridges)
     assert sc.info["pcg_iterations"], "the test needs PCG scores on the large ridges"
     assert len(sc.info["cholesky_ridges"]) == 1
@@ -286,20 +291,12 @@ def test_holdout_pcg_extension_scores_the_missing_neighbour_without_a_factor(mon
     """Stage 1b: the best PCG-scored ridge sits at the low edge of the scored set; one more
     Nystrom-PCG solve (warm-started) scores its neighbour, which brackets the minimum - no
     factorisation - and that hold-out error equals a direct solve's."""
-    from learners import krr_cost
-    from learners.krr_holdout import HoldoutScorer
-    from learners.ridge_tuning import default_ridge_grid
-
-    monkeypatch.setattr(krr_cost, "FLOPS", {8: 3e10, 4: 5e10})  # rates as measured, fixed here
     rng = np.random.default_rng(0)
     n, n_t = 3000, 2700
     X = rng.standard_normal((n, 8))
     y = np.sin(X[:, 0]) + X[:, 1] * X[:, 2] / 2 + 0.5 * rng.standard_normal(n)
     y = y - y.mean()
-    kern = Kernel("rbf", 2.0)
-    spec = KernelRidgeLearner(random_state=0)._probe(kern, X, np.random.default_rng(0))
-    ridges = default_ridge_grid()
-    sc = HoldoutScorer(kern, X, y, n_t, np.float64, spec, 1e-6)
+    sc, kern, ridges = _holdout_scorer(monkeypatch, X, y, n_t)
     sc.pcg_stage(ridges)
     before = set(sc.errors)
     assert not sc.bracketed(len(ridges))
