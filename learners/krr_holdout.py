@@ -293,34 +293,34 @@ class HoldoutScorer:
     def _next_pivot(self, r: int, reach: int, hint: int | None) -> int | None:
         """Where to factorise next, or None when the search is done.
 
-        Local rule: while the best scored ridge is at the edge of the scored set, factorise
-        beyond that edge.  Global rule: hold-out curves need not be unimodal (a noise-free
-        target interpolated past the double-descent peak has ~0 error at the smallest ridges,
-        then a bump, then falls towards Var(y) at the largest), so when the best is at the top
-        of the grid or explains less than half the held-out variance, the bottom of the grid
-        is scored too."""
+        First factor: at ``hint`` (the previous bandwidth's best) when it is unscored, else -
+        on the first bandwidth - at the bottom of the grid (noise-free targets' curves have a
+        bump above their minimum at the bottom; walking down from the PCG-scored top cost them
+        3 factors).  Local rule: while the best scored ridge is at the edge of the scored set,
+        factorise beyond that edge (at the bottom when :meth:`far_below`).  Global rule:
+        hold-out curves need not be unimodal (a noise-free target interpolated past the
+        double-descent peak has ~0 error at the smallest ridges, then a bump, then falls
+        towards Var(y) at the largest), so the hint is scored even when a minimum is
+        bracketed, and when the best is at the top of the grid or explains less than half the
+        held-out variance, the bottom of the grid is scored too."""
         bottom = min(reach, r - 1)
         if not self.errors:  # no cheap PCG score: start at the hint (default: the bottom)
             return bottom if hint is None else hint
         b = min(self.errors, key=self.errors.get)
         poor = self.errors[b] > 0.5 * float(np.var(self.y[self.n_t:]))
         if not self.bracketed(r):
-            if self.factor is None:  # the first factor: at the previous bandwidth's best,
-                if hint is not None and hint not in self.errors:  # or, for the first
-                    return hint  # bandwidth, at the bottom (noise-free targets' curves have
-                if hint is None and 0 not in self.errors:  # a bump above their minimum at
-                    return bottom  # the bottom: walking down from the top cost 3 factors)
+            if self.factor is None and hint is not None and hint not in self.errors:
+                return hint
+            if self.factor is None and hint is None and 0 not in self.errors:
+                return bottom
             lo, hi = min(self.errors), max(self.errors)
             if b == lo and b > 0:
-                # stepping down one reach per factor cost 2-3 factors per bandwidth on
-                # noise-free targets, where one at the bottom of the grid does
                 return bottom if self.far_below(b) else max(b - 1 - reach, 0)
             if b == hi and b < r - 1:
                 return min(b + 1 + reach, r - 1)
             return next(i for i in (b - 1, b + 1) if i not in self.errors)
         if hint is not None and hint not in self.errors:
-            return hint  # the previous bandwidth's best, unscored here (a bracketed minimum
-            # can be a local one: noise-free curves have a bump, see above)
+            return hint
         if 0 not in self.errors and (b == r - 1 or poor):
             return bottom
         return None
