@@ -190,10 +190,16 @@ class HoldoutScorer:
         C, its, conv, _ = batched_pcg(shifted_matvec(K[:n_t, :n_t], rt), pre.bind(rt),
                                       yt[:, None].expand(-1, sel.size).clone(), tol=self.tol,
                                       max_iter=cap)
-        pv = (K[n_t:, :n_t] @ C.to(K.dtype)).to(torch.float64).numpy()
-        errs = holdout_errors(pv, self.y[n_t:])
         self.info["precond_m"] = mp
-        for k, i in enumerate(sel.tolist()):
+        self._record_pcg(ridges, sel.tolist(), C, its, conv)
+
+    def _record_pcg(self, ridges, idx, C, its, conv) -> None:
+        """Hold-out errors of the Nystrom-PCG training-block solutions C (n_t, len(idx)) of
+        ridges[idx]; the converged ones become scores and warm starts."""
+        K, n_t = self.K, self.n_t
+        errs = holdout_errors((K[n_t:, :n_t] @ C.to(K.dtype)).to(torch.float64).numpy(),
+                              self.y[n_t:])
+        for k, i in enumerate(idx):
             self.info["pcg_iterations"][f"{ridges[i]:.3g}"] = int(its[k])
             if conv[k]:
                 self.errors[i] = float(errs[k])
@@ -232,12 +238,9 @@ class HoldoutScorer:
                                           yt, tol=self.tol, max_iter=int(budget - spent),
                                           X0=sol[:, None].clone())
             spent += int(its[0])
-            self.info["pcg_iterations"][f"{ridges[i]:.3g}"] = int(its[0])
+            self._record_pcg(ridges, [i], c, its, conv)
             if not bool(conv[0]):
                 return
-            pv = (K[n_t:, :n_t] @ c.to(K.dtype)).to(torch.float64).numpy()
-            self.errors[i] = float(holdout_errors(pv, self.y[n_t:])[0])
-            self.warm[i] = (c[:, 0].clone(), int(its[0]))
 
     # ------------------------------------------------------------------ stage 2
     def factor_at(self, a0: float) -> None:
