@@ -142,8 +142,9 @@ def _ntk(n, opts):
 
 def _gram(n, opts):
     """One Falkon pass K_mn K_nm W over a stored float32 K_nm (n x m), float64 arithmetic:
-    ours (transposed, wide products per 2 MiB block) against the same blocks multiplied
-    tall-skinny, K_b^T (K_b W); best of three, per number of ridges r."""
+    ours (transposed, wide products per 2 MiB block, one span of rows per thread with one BLAS
+    thread each), the same in one span with all BLAS threads ("one span"), and the blocks
+    multiplied tall-skinny, K_b^T (K_b W), in one span; best of three, per number of ridges r."""
     import torch
 
     from learners import kernels
@@ -161,10 +162,12 @@ def _gram(n, opts):
             out += blk.T @ (blk @ W)
         return out
 
+    one = KnmOperator(op.K, dtype=np.float32)
+    one._spans = lambda: [(0, n)]
     res = {}
     for r in (1, 3, 8):
         W = torch.randn(m, r, dtype=torch.float64)
-        for name, f in (("ours", op.gram), ("tall-skinny", skinny)):
+        for name, f in (("ours", op.gram), ("one span", one.gram), ("tall-skinny", skinny)):
             ts = []
             for _ in range(3):
                 t = time.perf_counter()

@@ -36,7 +36,7 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from learners.kernel_ridge import RIDGE_CONSTRAINTS, KernelRidgeLearner
-from learners.kernels import block_rows
+from learners.kernels import block_rows, empty_matrix
 
 ACTIVATIONS = ("relu", "erf", "quadratic")
 SQRT2 = math.sqrt(2.0)
@@ -134,7 +134,7 @@ class NTKKernel:
         X = np.asarray(X, dtype=np.float64) / self.bandwidth
         Z = X if Z is None else np.asarray(Z, dtype=np.float64) / self.bandwidth
         if out is None:
-            out = np.empty((X.shape[0], Z.shape[0]), dtype=np.dtype(dtype))
+            out = empty_matrix(X.shape[0], Z.shape[0], dtype)
         if self.backend == "neural-tangents":
             return _nt_kernel(self, X, Z, out)
         Xt, Zt = torch.from_numpy(X), torch.from_numpy(Z)

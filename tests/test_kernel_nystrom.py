@@ -182,11 +182,43 @@ def test_centre_factors_lambda_min_bound_and_lanczos():
 
 
 def test_lower_gram_equals_dense_product():
+    """lower_gram's lower triangle is that of L^T L (what a Cholesky reads); above the block
+    diagonal it is zero, and factorising it gives the dense product's factor."""
     from learners.krr_falkon import lower_gram
 
     A = torch.randn(700, 700, dtype=torch.float64)
     L = torch.linalg.cholesky(A @ A.T + 700 * torch.eye(700, dtype=torch.float64))
-    torch.testing.assert_close(lower_gram(L, block=128), L.T @ L, rtol=1e-12, atol=1e-9)
+    P, dense = lower_gram(L, block=128), L.T @ L
+    torch.testing.assert_close(P.tril(), dense.tril(), rtol=1e-12, atol=1e-9)
+    assert float(P[:128, 128:].abs().max()) == 0.0  # right of the first diagonal block
+    torch.testing.assert_close(torch.linalg.cholesky(P), torch.linalg.cholesky(dense),
+                               rtol=1e-10, atol=1e-10)
+
+
+def test_precond_factor_float32_and_its_float64_fallback(monkeypatch):
+    """A A^T = scale T T^T + a I: to float32 accuracy from the float32 factorisation, and
+    exactly the float64 factor when the float32 one reports failure."""
+    from learners.krr_falkon import CentreFactors, lower_gram
+
+    g = torch.Generator().manual_seed(3)
+    Q, _ = torch.linalg.qr(torch.randn(60, 60, dtype=torch.float64, generator=g))
+    Kmm = Q @ torch.diag(torch.logspace(0, -2, 60, dtype=torch.float64)) @ Q.T
+    fac = CentreFactors(Kmm)
+    target = 7.0 * lower_gram(fac.Lk)
+    target.diagonal().add_(0.1)
+    ref = torch.linalg.cholesky(target)
+    A = fac.precond_factor(7.0, 0.1)
+    assert A.dtype == torch.float64 and not torch.equal(A, ref)  # the float32 path
+    torch.testing.assert_close(A @ A.T, ref @ ref.T, rtol=1e-5, atol=1e-5)
+
+    real = torch.linalg.cholesky_ex
+
+    def fails_in_float32(M):
+        L, info = real(M)
+        return L, (torch.ones_like(info) if M.dtype == torch.float32 else info)
+
+    monkeypatch.setattr(torch.linalg, "cholesky_ex", fails_in_float32)
+    torch.testing.assert_close(fac.precond_factor(7.0, 0.1), ref, rtol=1e-12, atol=1e-14)
 
 
 def test_falkon_system_matches_direct_solve_cold_and_warm():
