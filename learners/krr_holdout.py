@@ -280,6 +280,10 @@ class HoldoutScorer:
         b = min(self.errors, key=self.errors.get)
         return (b == 0 or b - 1 in self.errors) and (b == r - 1 or b + 1 in self.errors)
 
+    def poor(self, b: int) -> bool:
+        """Ridge b's hold-out error leaves more than half the held-out variance unexplained."""
+        return self.errors[b] > 0.5 * float(np.var(self.y[self.n_t:]))
+
     def far_below(self, b: int) -> bool:
         """The best scored ridge b is the smallest scored one, the grid's bottom is unscored,
         and the minimum probably lies far below: the best explains less than half the
@@ -288,10 +292,8 @@ class HoldoutScorer:
         flattens near its minimum)."""
         if b == 0 or 0 in self.errors or b != min(self.errors):
             return False
-        e = self.errors[b]
-        poor = e > 0.5 * float(np.var(self.y[self.n_t:]))
-        steep = b + 1 in self.errors and e < 0.8 * self.errors[b + 1]
-        return poor or steep
+        steep = b + 1 in self.errors and self.errors[b] < 0.8 * self.errors[b + 1]
+        return self.poor(b) or steep
 
     def _next_pivot(self, r: int, reach: int, hint: int | None) -> int | None:
         """Where to factorise next, or None when the search is done.
@@ -310,7 +312,6 @@ class HoldoutScorer:
         if not self.errors:  # no cheap PCG score: start at the hint (default: the bottom)
             return bottom if hint is None else hint
         b = min(self.errors, key=self.errors.get)
-        poor = self.errors[b] > 0.5 * float(np.var(self.y[self.n_t:]))
         if not self.bracketed(r):
             if self.factor is None and hint is not None and hint not in self.errors:
                 return hint
@@ -324,7 +325,7 @@ class HoldoutScorer:
             return next(i for i in (b - 1, b + 1) if i not in self.errors)
         if hint is not None and hint not in self.errors:
             return hint
-        if 0 not in self.errors and (b == r - 1 or poor):
+        if 0 not in self.errors and (b == r - 1 or self.poor(b)):
             return bottom
         return None
 
