@@ -8,9 +8,10 @@ K_nm is stored (float32 past the exact path's cap: 2 GB at n = 100k, m = 5000) w
 Solver (Rudi, Carratino & Rosasco 2017): (K_mn K_nm + a K_mm) beta = K_mn y by CG on the
 split-preconditioned system in u, beta = B u, B = T^{-1} A^{-T}, with K_mm + jitter = T^T T
 (T upper) and A A^T = (n / m) T T^T + a_p I: since K_mn K_nm ~ (n / m) K_mm^2 for uniformly
-drawn centres, B^T (K_mn K_nm + a_p K_mm) B ~ I.  Per bandwidth: one m x m Cholesky of K_mm and
-T T^T = Lk^T Lk by triangular blocks (:class:`CentreFactors`, shared by the hold-out fits and
-the final solve); one m x m Cholesky per batch of ridges (a_p = the batch's smallest ridge; the
+drawn centres, B^T (K_mn K_nm + a_p K_mm) B ~ I.  Per bandwidth: one float64 m x m Cholesky of
+K_mm and T T^T = Lk^T Lk by triangular blocks in float32 (:class:`CentreFactors`, shared by the
+hold-out fits and the final solve; why float32 is safe there: its docstring); one float32
+m x m Cholesky per batch of ridges (a_p = the batch's smallest ridge; the
 other columns of the batch, a <= 10 a_p, see eigenvalues within [1, a / a_p]) - no
 eigendecomposition (~25 Choleskies' time at m = 5000).  Each CG iteration is one pass over K_nm
 (:meth:`learners.nystrom.KnmOperator.gram`) for all ridges of the batch.
