@@ -319,8 +319,9 @@ def main() -> None:
         f = run("krr", n, args.threads, args.python, params=params)
         if f is not None:
             print(f"falkon n = {n}, that bandwidth and ridge fixed (one solve, no tuning): "
-                  f"{f['seconds']:.1f} s (target <= 15 s at n = 100k, m = 5000)  peak {gib(f['peak'])}  test error "
-                  f"{f['test_error']:.4f}  iterations {f['info'].get('iterations')}")
+                  f"{f['seconds']:.1f} s (target <= 15 s at n = 100k, m = 5000)  "
+                  f"peak {gib(f['peak'])}  test error {f['test_error']:.4f}  "
+                  f"iterations {f['info'].get('iterations')}")
 
 
 if __name__ == "__main__":

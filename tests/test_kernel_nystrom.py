@@ -134,6 +134,32 @@ def test_streamed_products_over_many_blocks_equal_dense_ones(monkeypatch):
     np.testing.assert_allclose(kernels.kernel_matvec(kern, X, C, v), K @ v, rtol=1e-12,
                                atol=1e-12)
 
+def test_knm_streamed_by_row_spans_in_threads_equals_dense(monkeypatch):
+    """With two torch threads a stored float32 K_nm is streamed by two Python threads (one row
+    span each, one BLAS thread each): the products equal the dense float64 ones of the same
+    (float32-rounded) K to round-off, and the torch thread count is restored afterwards."""
+    from learners import kernels
+
+    monkeypatch.setattr(kernels, "STREAM_BLOCK_BYTES", 16 * 2**10)
+    X, _, _ = _problem(1003)
+    K32 = Kernel("rbf", 4.0)(X, X[:300], dtype=np.float32)
+    Kt = torch.from_numpy(K32).to(torch.float64)
+    W, U = torch.randn(300, 3, dtype=torch.float64), torch.randn(1003, 3, dtype=torch.float64)
+    before = torch.get_num_threads()
+    try:
+        for threads, spans in ((1, 1), (2, 2)):
+            torch.set_num_threads(threads)
+            op = KnmOperator(torch.from_numpy(K32), dtype=np.float32)
+            assert len(op._spans()) == spans
+            assert op._spans()[0][0] == 0 and op._spans()[-1][1] == 1003
+            torch.testing.assert_close(op.gram(W), Kt.T @ (Kt @ W), rtol=1e-11, atol=1e-9)
+            torch.testing.assert_close(op.rmatvec(U), Kt.T @ U, rtol=1e-11, atol=1e-10)
+            torch.testing.assert_close(op.matvec(W), Kt @ W, rtol=1e-11, atol=1e-11)
+            assert torch.get_num_threads() == threads
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_learner_nystrom_path_past_the_memory_cap():
     X, y, f = _problem(3000)
     Xt, _, ft = _problem(2000, seed=1)
