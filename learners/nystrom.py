@@ -188,8 +188,9 @@ class KnmOperator:
         Why threads: a pass streams ~2 MiB blocks through three small BLAS calls each (widen,
         two products), and with two BLAS threads per call the threads' fork/join per call
         costs more than the arithmetic.  One BLAS thread per span, spans run side by side (BLAS
-        and torch release the GIL): n = 100k, m = 5000, one column, 2 cores: 0.30-0.34 s per
-        pass against 0.43-0.83 s (``benchmarks/bench_kernels.py --gram``).  Each span sums
+        and torch release the GIL): n = 100k, m = 5000, 2 cores, per pass, 0.335 s against
+        0.426 s in one span at one column, 0.57 against 0.61 s at three, equal at eight
+        (``benchmarks/bench_kernels.py --threads 2 --gram 100000 5000``).  Each span sums
         its own rows, so a result differs from the one-thread sum only by rounding, and is
         the same on every run with the same thread count.
         """
