@@ -17,11 +17,17 @@ MLPNet of that depth and width, and prints
   product ("mm layer"), best of 3 windows each, and the training rate as a fraction of each
   ("%sq", "%layer").  The throughput target of the net learners (>= 70 % of "the matrix-product
   rate") is read against "%sq", the square product, the machine's dense-product rate; "%layer"
-  says how much of the shortfall is the small layer shapes themselves.
+  says how much of the shortfall is the small layer shapes themselves;
+* "mm step": the rate of the step's own products alone - the forward ``addmm`` of every layer
+  and head, and the backward's weight- and input-gradient ``mm`` in autograd's shapes and
+  layouts (no input gradient for the first layer), run back to back on fixed operands with
+  fresh outputs, nothing else in between - and "%step", the training rate as a fraction of it
+  (100 % = a loop with no cost besides its products, at their back-to-back rate; the rest is
+  autograd, activations, optimiser, clip, and the products' own slowdown among them).
 
 ``--clock cpu`` times with this process's CPU time instead of the wall clock (one thread only):
 on a machine shared with other jobs it counts only the time this process ran, so the ratios
-move less with the load.  ``--rounds R`` alternates the three measurements R times and keeps the
+move less with the load.  ``--rounds R`` alternates the four measurements R times and keeps the
 best of each, so a change of load hits the products and the loop alike.
 
 With ``--fit N D`` it instead times whole ``mlp`` fits with the default training parameters
@@ -71,6 +77,45 @@ def matmul_gflops(n: int, k: int, m: int, device, dtype, min_s: float = 0.3,
 def _sync(device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
+
+
+def step_products_gflops(width: int, depth: int, d: int, batch: int, device, dtype,
+                         min_s: float = 0.3, repeats: int = 3, clock=time.perf_counter) -> float:
+    """Best GFLOP/s (6 x weights x batch flops) of one step's matrix products run back to back.
+
+    Operands are fixed (x, the hidden activations and the output gradients drawn once), the
+    outputs fresh as in a step: per layer W (out x in), forward ``addmm(b, h, W.t())``, backward
+    ``g.t().mm(h)`` (weight gradient) and ``g.mm(W)`` (input gradient, not for the first layer).
+    """
+    dims = [d] + [width] * depth + [1]
+    mk = lambda *s: torch.randn(*s, device=device, dtype=dtype)  # noqa: E731
+    Ws = [mk(b, a) / a ** 0.5 for a, b in zip(dims[:-1], dims[1:], strict=True)]
+    bs = [mk(b) for b in dims[1:]]
+    hs = [mk(batch, a) for a in dims[:-1]]       # each layer's input
+    gs = [mk(batch, b) for b in dims[1:]]        # each layer's output gradient
+
+    def step():
+        for W, b, h in zip(Ws, bs, hs, strict=True):
+            torch.addmm(b, h, W.t())
+        for i in range(len(Ws) - 1, -1, -1):
+            gs[i].t().mm(hs[i])
+            if i:
+                gs[i].mm(Ws[i])
+
+    for _ in range(3):
+        step()
+    _sync(device)
+    flops = 6.0 * sum(W.numel() for W in Ws) * batch
+    best = 0.0
+    for _ in range(repeats):
+        reps, t0 = 0, clock()
+        while clock() - t0 < min_s:
+            for _ in range(10):
+                step()
+            reps += 10
+            _sync(device)
+        best = max(best, flops * reps / (clock() - t0) / 1e9)
+    return best
 
 
 def train_rate(width: int, depth: int, d: int, batch: int, steps: int, device, dtype,
@@ -152,25 +197,27 @@ def main(argv=None) -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, batch {args.batch}, "
           f"d {args.d}, {args.steps} steps, {args.clock} clock, best of {args.rounds} round(s)")
     print(f"{'device':6} {'dtype':8} {'depth':>5} {'width':>6} {'samples/s':>11} {'GFLOP/s':>8} "
-          f"{'mm sq':>8} {'mm layer':>9} {'%sq':>5} {'%layer':>6}")
+          f"{'mm sq':>8} {'mm layer':>9} {'mm step':>8} {'%sq':>5} {'%layer':>6} {'%step':>6}")
     for device in devices:
         for name in args.dtypes:
             dtype = getattr(torch, name)
             sq_n = 8192 if device.type == "cuda" else 2048
             for depth in args.depth:
                 for w in args.widths:
-                    peak = layer = rate = gf = 0.0
+                    peak = layer = chain = rate = gf = 0.0
                     for _ in range(max(1, args.rounds)):   # interleaved: load drifts alike
                         peak = max(peak, matmul_gflops(sq_n, sq_n, sq_n, device, dtype,
                                                        clock=clock))
                         layer = max(layer, matmul_gflops(args.batch, w, w, device, dtype,
                                                          clock=clock))
+                        chain = max(chain, step_products_gflops(
+                            w, depth, args.d, args.batch, device, dtype, clock=clock))
                         r, g = train_rate(w, depth, args.d, args.batch, args.steps, device,
                                           dtype, clock=clock)
                         rate, gf = max(rate, r), max(gf, g)
                     print(f"{device.type:6} {name:8} {depth:5d} {w:6d} {rate:11.0f} {gf:8.1f} "
-                          f"{peak:8.1f} {layer:9.1f} {100 * gf / peak:5.0f} "
-                          f"{100 * gf / layer:6.0f}", flush=True)
+                          f"{peak:8.1f} {layer:9.1f} {chain:8.1f} {100 * gf / peak:5.0f} "
+                          f"{100 * gf / layer:6.0f} {100 * gf / chain:6.0f}", flush=True)
 
 
 if __name__ == "__main__":
