@@ -21,8 +21,10 @@ import pandas as pd
 
 def results_table(run_dir: Path) -> str:
     tables = run_dir / "report" / "tables"
-    sc = pd.read_csv(tables / "sample_complexity.csv")
-    ex = pd.read_csv(tables / "exponents.csv").set_index(["task_label", "label"])
+    # the *_text columns are the report's wording: read as text, or pandas turns "151" into 151.0
+    sc = pd.read_csv(tables / "sample_complexity.csv", dtype={"nstar_text": str})
+    ex = pd.read_csv(tables / "exponents.csv", dtype={"beta_text": str}).set_index(
+        ["task_label", "label"])
     ds = sorted(sc["d"].unique())
     head = ["task", "learner", *[f"n* d={d}" for d in ds], "beta [95% CI]",
             "finite-d theory slope", "asymptotic"]
@@ -44,7 +46,7 @@ def contrast_markdown(run_dir: Path) -> str:
     path = run_dir / "report" / "tables" / "contrast_table.csv"
     if not path.exists():
         return "(no contrast table)"
-    c = pd.read_csv(path).fillna("")
+    c = pd.read_csv(path, dtype=str, keep_default_na=False)
     lines = ["| " + " | ".join(c.columns) + " |", "|" + "---|" * len(c.columns)]
     lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in c.itertuples(index=False)]
     return "\n".join(lines)
