@@ -53,25 +53,32 @@ from learners.nets.layers import MLPNet
 from learners.nets.loop import TrainConfig, train
 
 
-def matmul_gflops(n: int, k: int, m: int, device, dtype, min_s: float = 0.3,
-                  repeats: int = 3, clock=time.perf_counter) -> float:
-    """Best GFLOP/s over ``repeats`` windows of repeated (n x k) @ (k x m) products."""
-    a = torch.randn(n, k, device=device, dtype=dtype)
-    b = torch.randn(k, m, device=device, dtype=dtype)
-    out = torch.empty(n, m, device=device, dtype=dtype)
+def best_gflops(call, flops: float, device, min_s: float = 0.3, repeats: int = 3,
+                clock=time.perf_counter) -> float:
+    """Best GFLOP/s over ``repeats`` windows (>= ``min_s`` each) of ``call()``, ``flops`` a call."""
     for _ in range(3):
-        torch.mm(a, b, out=out)
+        call()
     _sync(device)
     best = 0.0
     for _ in range(repeats):
         reps, t0 = 0, clock()
         while clock() - t0 < min_s:
             for _ in range(10):
-                torch.mm(a, b, out=out)
+                call()
             reps += 10
             _sync(device)
-        best = max(best, 2.0 * n * k * m * reps / (clock() - t0) / 1e9)
+        best = max(best, flops * reps / (clock() - t0) / 1e9)
     return best
+
+
+def matmul_gflops(n: int, k: int, m: int, device, dtype, min_s: float = 0.3,
+                  repeats: int = 3, clock=time.perf_counter) -> float:
+    """Best GFLOP/s over ``repeats`` windows of repeated (n x k) @ (k x m) products."""
+    a = torch.randn(n, k, device=device, dtype=dtype)
+    b = torch.randn(k, m, device=device, dtype=dtype)
+    out = torch.empty(n, m, device=device, dtype=dtype)
+    return best_gflops(lambda: torch.mm(a, b, out=out), 2.0 * n * k * m, device, min_s,
+                       repeats, clock)
 
 
 def _sync(device) -> None:
@@ -102,20 +109,8 @@ def step_products_gflops(width: int, depth: int, d: int, batch: int, device, dty
             if i:
                 gs[i].mm(Ws[i])
 
-    for _ in range(3):
-        step()
-    _sync(device)
     flops = 6.0 * sum(W.numel() for W in Ws) * batch
-    best = 0.0
-    for _ in range(repeats):
-        reps, t0 = 0, clock()
-        while clock() - t0 < min_s:
-            for _ in range(10):
-                step()
-            reps += 10
-            _sync(device)
-        best = max(best, flops * reps / (clock() - t0) / 1e9)
-    return best
+    return best_gflops(step, flops, device, min_s, repeats, clock)
 
 
 def train_rate(width: int, depth: int, d: int, batch: int, steps: int, device, dtype,
