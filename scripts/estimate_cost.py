@@ -2,7 +2,9 @@
 
 For every job of the preset's plan (all grid points: an upper bound, since the adaptive search
 stops each series one point past its first confirmed pass), the learner's resource model
-predicts the fit seconds t_model(n, d) on one core.  A measured run folder calibrates it: per
+predicts the fit seconds t_model(n, d) on one core, with every learner parameter given as "task"
+(e.g. poly_features' ``degree = "task"``) resolved to the task's degree as the run does
+(:func:`harness.run.job.resolve_task_values`).  A measured run folder calibrates it: per
 learner, c = median over its ok records of (measured fit wall s) / t_model(n, d); the estimate is
 sum_jobs c * t_model.  Wall time on W workers is that sum / W (jobs are independent; the last,
 largest fits make it a lower bound on the wall time).  A learner without a resource model, or
@@ -22,25 +24,43 @@ import numpy as np
 import pandas as pd
 
 from harness.experiment import load_spec, plan
+from harness.run.job import TASK_VALUE, resolve_task_values
 from learners import learner_resources, make_learner
+from tasks import make_task
 
 
-def model_seconds(learners: dict, label: str, name: str, params: dict, n: int, d: int):
-    if label not in learners:
-        learners[label] = make_learner(name, **params)
-    res = learner_resources(learners[label], n, d)
+def resolved_params(cache: dict, name: str, params: dict, task: str, task_params: dict,
+                    d: int) -> dict:
+    """``params`` with "task" values replaced by the task's degree (the task built once per
+    (task, params, d), seed 0: a task's degree does not depend on its seed)."""
+    if TASK_VALUE not in params.values():
+        return params
+    key = (task, json.dumps(task_params, sort_keys=True, default=str), d)
+    if key not in cache:
+        cache[key] = make_task(task, d=d, seed=0, **task_params)
+    return resolve_task_values(name, params, cache[key], task)
+
+
+def model_seconds(learners: dict, name: str, params: dict, n: int, d: int):
+    """The learner's predicted fit seconds on (n, d), or None without a time model."""
+    key = name + json.dumps(params, sort_keys=True, default=str)
+    if key not in learners:
+        learners[key] = make_learner(name, **params)
+    res = learner_resources(learners[key], n, d)
     return None if res is None or res.seconds is None else float(res.seconds)
 
 
 def calibration(folder: str) -> dict[str, float]:
     con = sqlite3.connect(f"file:{folder}/results.sqlite?mode=ro", uri=True)
-    df = pd.read_sql("select learner, learner_params, n, d, fit_wall_s from records "
-                     "where status = 'ok' and n >= 256", con)
+    df = pd.read_sql("select task, task_params, learner, learner_params, n, d, fit_wall_s "
+                     "from records where status = 'ok' and n >= 256", con)
     cache: dict = {}
+    tasks: dict = {}
     ratios = defaultdict(list)
     for row in df.itertuples():
-        t = model_seconds(cache, row.learner + row.learner_params, row.learner,
-                          json.loads(row.learner_params), int(row.n), int(row.d))
+        params = resolved_params(tasks, row.learner, json.loads(row.learner_params), row.task,
+                                 json.loads(row.task_params), int(row.d))
+        t = model_seconds(cache, row.learner, params, int(row.n), int(row.d))
         if t and t > 0:
             ratios[row.learner].append(row.fit_wall_s / t)
     return {k: float(np.median(v)) for k, v in ratios.items()}
@@ -55,13 +75,16 @@ def main() -> None:
     spec = load_spec(a.preset)
     cal = calibration(a.calibrate)
     learners: dict = {}
+    tasks: dict = {}
     total = defaultdict(float)
     missing = set()
     jobs = 0
     for series in plan(spec):
         for job in series.jobs:
             jobs += 1
-            t = model_seconds(learners, job.label, job.learner, job.learner_params, job.n, job.d)
+            params = resolved_params(tasks, job.learner, job.learner_params, job.task,
+                                     job.task_params, job.d)
+            t = model_seconds(learners, job.learner, params, job.n, job.d)
             if t is None or job.learner not in cal:
                 missing.add(job.label)
                 continue
