@@ -34,7 +34,13 @@ from reports.contrast import (
     write_contrast_csvs,
 )
 from reports.figures import all_figures, headline_figure
-from reports.overview import fit_notes_summary, fit_notes_table, run_overview, test_set_text
+from reports.overview import (
+    cost_table,
+    fit_notes_summary,
+    fit_notes_table,
+    run_overview,
+    test_set_text,
+)
 from reports.render import to_html, to_markdown
 from reports.savefig import figure_formats, parse_formats
 
@@ -174,6 +180,11 @@ def _blocks(a: Analysis, figs: dict) -> list[tuple[str, object]]:
               "plateau, and the polynomial degree used (poly_features)."),
         ("table", fit_notes) if len(fit_notes) else
         ("p", "No fit was marked approximate or ended on its budget."),
+        ("h3", "Cost per learner"),
+        ("p", "Fit wall seconds of the ok fits (summed, and the slowest), and the peak resident "
+              "memory of the learner's largest job: the process that ran it, imports included, "
+              "i.e. what one worker needs (GiB = 2^30 bytes)."),
+        ("table", cost_table(a)),
         ("h2", "Paired comparisons (shared seeds, hence shared test sets)"),
         ("p", "Delta beta with a paired bootstrap CI (the same seed resamples for both learners):"),
         *_footnoted(paired_beta),

@@ -8,7 +8,14 @@
   many ended on their step/epoch budget (``fit_info["budget_exhausted"]``), and the polynomial
   degree used (``fit_info["degree"]``, poly_features);
 * :func:`degree_text` -- "degree 3" / "degree 2-4" per (task configuration, learner), to label
-  poly_features rows.
+  poly_features rows;
+* :func:`cost_table` -- per learner: fit seconds (summed, slowest) and the peak resident memory
+  of its largest job (GiB = 2^30 bytes), with where that job was; :func:`peak_memory_text` is
+  the run's largest job in one line.  The memory is the record's ``peak_mem_bytes``: the
+  process that ran the job, its imports included, so it is what one worker needs (a timer's
+  "maximum resident set size" of the whole run is not: the harness resets each process's
+  high-water mark before every job, and the kernel reports the reset value to the parent, so
+  such a figure sees each worker's last job only).
 """
 
 from __future__ import annotations
@@ -98,6 +105,7 @@ def run_overview(a: Analysis) -> pd.DataFrame:
         ("target", f"{a.eps.text()}; energies by degree {energy_text(df)}"),
         ("fits", f"{len(df)} ({status})"),
         ("wall time", _wall(a)),
+        ("peak memory", peak_memory_text(df)),
     ]
     return pd.DataFrame(rows, columns=["item", "value"])
 
@@ -215,3 +223,52 @@ def fit_notes_summary(table: pd.DataFrame) -> str | None:
             parts.append(f"{r['ended on budget']} of {r['ok fits']} {r['learner']} fits ended "
                          "on their budget")
     return ("Fit notes: " + "; ".join(parts) + " (see 'Fit notes' below).") if parts else None
+
+
+def _peak_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """Records with a recorded peak memory (any status: a job killed at the memory cap has one)."""
+    if "peak_mem_bytes" not in df or not len(df):
+        return df.iloc[0:0]
+    mem = pd.to_numeric(df["peak_mem_bytes"], errors="coerce")
+    return df.assign(mem=mem)[mem.notna() & (mem > 0)]
+
+
+def _job_text(r) -> str:
+    status = "" if r["status"] == Status.OK else f", {r['status']}"
+    return f"{r['task_label']}, d = {int(r['d'])}, n = {int(r['n'])}{status}"
+
+
+def peak_memory_text(df: pd.DataFrame) -> str:
+    """The largest job's peak resident memory, its learner and where it was, in one line."""
+    rows = _peak_rows(df)
+    if not len(rows):
+        return "not recorded"
+    r = rows.loc[rows["mem"].idxmax()]
+    return (f"{r['mem'] / 2**30:.2f} GiB in the largest job ({r['label']}: {_job_text(r)}); "
+            "per job process, imports included (see 'Cost per learner')")
+
+
+def cost_table(a: Analysis) -> pd.DataFrame:
+    """Per learner: ok fits, fit wall seconds summed and of the slowest ok fit [s], and the peak
+    resident memory of its largest job [GiB] with that job's task configuration, d and n."""
+    cols = ["learner", "ok fits", "fit s (sum)", "slowest fit (s)", "peak memory (GiB)",
+            "largest job"]
+    df = a.records
+    if not len(df):
+        return pd.DataFrame(columns=cols)
+    ok = df[df["status"] == Status.OK]
+    fit = pd.to_numeric(ok.get("fit_wall_s", pd.Series(index=ok.index, dtype=float)),
+                        errors="coerce")
+    mem = _peak_rows(df)
+    rows = []
+    for label in sorted(set(df["label"])):
+        f = fit[ok["label"] == label].dropna()
+        m = mem[mem["label"] == label]
+        top = m.loc[m["mem"].idxmax()] if len(m) else None
+        rows.append([label, int((ok["label"] == label).sum()),
+                     round(float(f.sum()), 1) if len(f) else None,
+                     round(float(f.max()), 2) if len(f) else None,
+                     round(float(top["mem"]) / 2**30, 2) if top is not None else None,
+                     _job_text(top) if top is not None else "not recorded"])
+    return pd.DataFrame(rows, columns=cols)
+

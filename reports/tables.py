@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from harness.analysis import Analysis, CellKind
-from reports.overview import degree_text, fit_notes_table
+from reports.overview import cost_table, degree_text, fit_notes_table
 
 
 def fmt(x, digits: int = 3) -> str:
@@ -246,6 +246,7 @@ def write_csvs(a: Analysis, out: Path) -> dict[str, Path]:
         "learning_curves": a.curves, "failures": a.failures,
         "paired_errors": a.paired_errors, "paired_beta": a.paired_beta,
         "exponent_table": exponent_table(a), "fit_notes": fit_notes_table(a),
+        "costs": cost_table(a),
         "metric_curves": a.metric_curves,
     }
     paths = {}

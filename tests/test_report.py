@@ -16,7 +16,7 @@ from reports.synthetic import demo_run, write_run
 FIGURES = ["learning_curves_toy", "nstar_vs_d_toy", "time_vs_d_toy", "verdict",
            "nstar_theory_toy", "kappa_toy"]
 TABLES = ["exponents", "exponent_table", "verdicts", "sample_complexity", "learning_curves",
-          "failures", "paired_errors", "paired_beta", "fit_notes", "contrast", "contrast_table",
+          "failures", "paired_errors", "paired_beta", "fit_notes", "costs", "contrast", "contrast_table",
           "kappa", "kappa_thresholds", "theory", "metric_curves"]
 SECTIONS = ["Contrast: kernel minus reference deep learner", "1. Exponents",
             "Measured beta beside the finite-d theory", "2. Learning curves",
@@ -367,4 +367,44 @@ def test_test_set_size_and_its_standard_error_are_stated():
     assert "mi(p=3): n_test = 4096-5120 (auto), sd of an error of size eps <= 0.10 eps" in text
     assert "mi(p=4): n_test = 36864-65536 (auto), sd of an error of size eps <= 0.12 eps" in text
     assert "bfc: n_test = 65536 (auto), sd not known (no residual kurtosis)" in text
+
+
+
+
+def test_cost_table_and_peak_memory_from_the_records(tmp_path):
+    """Per learner: ok fits, fit seconds summed / slowest, the largest job's peak memory and
+    where it was (a failed job's memory counts: a job killed at the cap has one)."""
+    import numpy as np
+
+    from harness.store import Status
+    from reports.synthetic import Law, SynthTask, law_records, n_grid
+
+    task = SynthTask("toy", {"p": 2}, "p", 0.3, {})
+    kw = {"ds": [4, 8], "seeds": [0, 1], "grid": n_grid(16, 2**8), "threshold": 0.1,
+          "rng": np.random.default_rng(0)}
+    krr = law_records(task, Law("krr", "non-hierarchical", "krr", beta=1.0), **kw)
+    net = law_records(task, Law("mlp", "hierarchical", "mlp", beta=1.0), **kw)
+    for i, r in enumerate(krr):
+        r.peak_mem_bytes = (i + 1) * 2**20
+    krr[-1].status, krr[-1].test_error, krr[-1].fit_wall_s = Status.FAILED, None, None
+    krr[-1].peak_mem_bytes = 3 * 2**30  # the largest: killed at a cap
+    write_run(tmp_path, krr + net, {"name": "costs"})
+    out = build_report(tmp_path, n_boot=20)
+    costs = pd.read_csv(out / "tables" / "costs.csv").set_index("learner")
+    ok_krr = [r for r in krr if r.status == Status.OK]
+    assert costs.loc["krr", "ok fits"] == len(ok_krr)
+    assert costs.loc["krr", "fit s (sum)"] == pytest.approx(
+        sum(r.fit_wall_s for r in ok_krr), abs=0.05)
+    assert costs.loc["krr", "slowest fit (s)"] == pytest.approx(
+        max(r.fit_wall_s for r in ok_krr), abs=0.005)
+    assert costs.loc["krr", "peak memory (GiB)"] == 3.0
+    last = krr[-1]
+    assert costs.loc["krr", "largest job"] == (f"{last.task_label}, d = {last.d}, "
+                                               f"n = {last.n}, failed")
+    assert np.isnan(costs.loc["mlp", "peak memory (GiB)"])  # synthetic nets record none
+    assert costs.loc["mlp", "largest job"] == "not recorded"
+    md = (out / "report.md").read_text()
+    assert "### Cost per learner" in md
+    assert (f"- **peak memory**: 3.00 GiB in the largest job (krr: {last.task_label}, d = {last.d}, "
+            f"n = {last.n}, failed)") in md
 
