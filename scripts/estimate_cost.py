@@ -3,11 +3,13 @@
 For every job of the preset's plan (all grid points: an upper bound, since the adaptive search
 stops each series one point past its first confirmed pass), the learner's resource model
 predicts the fit seconds t_model(n, d) on one core, with every learner parameter given as "task"
-(e.g. poly_features' ``degree = "task"``) resolved to the task's degree as the run does
-(:func:`harness.run.job.resolve_task_values`).  A measured run folder calibrates it: per
+(e.g. poly_features' ``degree = "task"``) resolved to the task's degree as the run's resource
+admission does (:mod:`harness.experiment.task_values`).  A measured run folder calibrates it: per
 learner, c = median over its ok records of (measured fit wall s) / t_model(n, d); the estimate is
 sum_jobs c * t_model.  Wall time on W workers is that sum / W (jobs are independent; the last,
-largest fits make it a lower bound on the wall time).  A learner without a resource model, or
+largest fits make it a lower bound on the wall time).  Jobs the run's resource admission would
+skip (predicted memory over the budget's cap, or time over its slack x timeout) are counted
+apart, not summed: the run skips them too.  A learner without a resource model, or
 without records in the calibration run, is reported as such and left out of the sum.
 
     python scripts/estimate_cost.py full --calibrate runs/quick --workers 16
@@ -23,22 +25,9 @@ from collections import defaultdict
 import numpy as np
 import pandas as pd
 
-from harness.experiment import load_spec, plan
-from harness.run.job import TASK_VALUE, resolve_task_values
+from harness.experiment import TaskValues, load_spec, plan
+from harness.run.runner import resource_admission
 from learners import learner_resources, make_learner
-from tasks import make_task
-
-
-def resolved_params(cache: dict, name: str, params: dict, task: str, task_params: dict,
-                    d: int) -> dict:
-    """``params`` with "task" values replaced by the task's degree (the task built once per
-    (task, params, d), seed 0: a task's degree does not depend on its seed)."""
-    if TASK_VALUE not in params.values():
-        return params
-    key = (task, json.dumps(task_params, sort_keys=True, default=str), d)
-    if key not in cache:
-        cache[key] = make_task(task, d=d, seed=0, **task_params)
-    return resolve_task_values(name, params, cache[key], task)
 
 
 def model_seconds(learners: dict, name: str, params: dict, n: int, d: int):
@@ -55,11 +44,11 @@ def calibration(folder: str) -> dict[str, float]:
     df = pd.read_sql("select task, task_params, learner, learner_params, n, d, fit_wall_s "
                      "from records where status = 'ok' and n >= 256", con)
     cache: dict = {}
-    tasks: dict = {}
+    values = TaskValues()
     ratios = defaultdict(list)
     for row in df.itertuples():
-        params = resolved_params(tasks, row.learner, json.loads(row.learner_params), row.task,
-                                 json.loads(row.task_params), int(row.d))
+        params = values.resolve(row.learner, json.loads(row.learner_params), row.task,
+                                int(row.d), json.loads(row.task_params))
         t = model_seconds(cache, row.learner, params, int(row.n), int(row.d))
         if t and t > 0:
             ratios[row.learner].append(row.fit_wall_s / t)
@@ -75,15 +64,19 @@ def main() -> None:
     spec = load_spec(a.preset)
     cal = calibration(a.calibrate)
     learners: dict = {}
-    tasks: dict = {}
+    values = TaskValues()
     total = defaultdict(float)
     missing = set()
     jobs = 0
+    admit = resource_admission(spec)
+    refused: dict[str, int] = defaultdict(int)
     for series in plan(spec):
         for job in series.jobs:
             jobs += 1
-            params = resolved_params(tasks, job.learner, job.learner_params, job.task,
-                                     job.task_params, job.d)
+            if (refusal := admit(job)) is not None:  # the run skips it before fitting
+                refused[f"{job.label} ({refusal.kind})"] += 1
+                continue
+            params = values.for_job(job)
             t = model_seconds(learners, job.learner, params, job.n, job.d)
             if t is None or job.learner not in cal:
                 missing.add(job.label)
@@ -96,6 +89,9 @@ def main() -> None:
     wall = s / a.workers / 3600
     print(f"  total {s / 3600:.1f} core-hours; on {a.workers} workers >= {wall:.1f} h")
     print("  calibration (measured / model):", {k: round(v, 2) for k, v in cal.items()})
+    if refused:
+        print("  skipped by the run's resource admission (not in the sum):",
+              dict(sorted(refused.items())))
     if missing:
         print("  not estimated (no resource model or no calibration records):", sorted(missing))
 

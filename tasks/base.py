@@ -187,6 +187,24 @@ class Task(ABC):
             raise ValueError(f"task {cls.name!r}: parameter 'noise' = {noise!r} is out of "
                              "range; allowed: a number >= 0")
 
+    @classmethod
+    def param_value(cls, params: dict[str, Any], key: str) -> Any:
+        """``params[key]``, else the constructor's default for ``key`` (KeyError if it has none)."""
+        if key in params:
+            return params[key]
+        default = inspect.signature(cls.__init__).parameters[key].default
+        if default is inspect.Parameter.empty:
+            raise KeyError(f"task {cls.name!r}: parameter {key!r} has no default")
+        return default
+
+    @classmethod
+    def degree_of(cls, d: int, params: dict[str, Any]) -> int | None:
+        """The polynomial degree of y* for these parameters, WITHOUT building the task (a
+        construction can take minutes: bfc's exact energies at L = 4); equal to the built task's
+        ``degree``.  None: not known before the task is built (the default; a subclass whose
+        degree follows from its parameters overrides it)."""
+        return None
+
     @property
     def hierarchy_index(self) -> float | None:
         """Value of the family's depth/degree parameter (None for unindexed tasks)."""

@@ -340,6 +340,11 @@ class BFCTask(Task):
     def degree(self) -> int:
         return 2**self.L
 
+    @classmethod
+    def degree_of(cls, d: int, params: dict[str, Any]) -> int:
+        """2^L, as ``degree``."""
+        return 2 ** int(cls.param_value(params, "L"))
+
     def energy_by_degree(self) -> np.ndarray:
         return self._energy.copy()
 

@@ -204,6 +204,12 @@ class HierPolyTask(Task):
         return self._linear_share(self._poly)
 
     @classmethod
+    def degree_of(cls, d: int, params: dict) -> int:
+        """k q (q from ``q`` or ``degree``), as ``degree``."""
+        k = cls.param_value(params, "k")
+        return int(k) * int(_resolve_q(k, params.get("q"), params.get("degree")))
+
+    @classmethod
     def check_params(cls, d: int, params: dict) -> None:
         super().check_params(d, params)
         k = params.get("k", 2)

@@ -151,6 +151,11 @@ class MultiIndexTask(Task):
     def degree(self) -> int:
         return self.p
 
+    @classmethod
+    def degree_of(cls, d: int, params: dict) -> int:
+        """p, as ``degree``."""
+        return int(cls.param_value(params, "p"))
+
     def energy_by_degree(self) -> np.ndarray:
         """Exact: every term is an orthonormal Hermite product of its level's degree."""
         out = np.zeros(self.p + 1)

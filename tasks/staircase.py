@@ -117,6 +117,11 @@ class StaircaseTask(Task):
     def degree(self) -> int:
         return self.D
 
+    @classmethod
+    def degree_of(cls, d: int, params: dict) -> int:
+        """D, as ``degree``."""
+        return int(cls.param_value(params, "D"))
+
     def energy_by_degree(self) -> np.ndarray:
         """Walsh degree energies (exact): w_j at degree j (the parity: 1 at degree D)."""
         out = np.zeros(self.D + 1)

@@ -1,7 +1,8 @@
-"""scripts/estimate_cost.py prices every job, including learners whose parameters say "task".
+"""scripts/estimate_cost.py prices every job the run would fit, "task" parameters included.
 
 poly_features with ``degree = "task"`` must be priced at the task's degree (as the run resolves
-it), not left out of the estimate: the preset tables call these figures upper bounds.
+it), not left out of the estimate, and a job the run's resource admission would skip must not be
+summed: the preset tables call these figures upper bounds of what the run costs.
 """
 
 import importlib.util
@@ -9,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.experiment import load_spec, plan
+from harness.experiment import TaskValues, load_spec, plan
+from harness.run.runner import resource_admission
 
 _PATH = Path(__file__).resolve().parents[1] / "scripts" / "estimate_cost.py"
 _SPEC = importlib.util.spec_from_file_location("estimate_cost", _PATH)
@@ -19,9 +21,9 @@ _SPEC.loader.exec_module(estimate_cost)
 
 @pytest.mark.parametrize("p", [3, 4])
 def test_task_degree_priced_as_the_explicit_degree(p):
-    tasks, learners = {}, {}
-    params = estimate_cost.resolved_params(tasks, "poly_features", {"degree": "task"},
-                                           "multi_index", {"p": p, "r": 2}, 8)
+    learners = {}
+    params = TaskValues().resolve("poly_features", {"degree": "task"}, "multi_index", 8,
+                                  {"p": p, "r": 2})
     assert params == {"degree": p}
     t_task = estimate_cost.model_seconds(learners, "poly_features", params, 4096, 8)
     t_explicit = estimate_cost.model_seconds(learners, "poly_features", {"degree": p}, 4096, 8)
@@ -32,31 +34,48 @@ def test_task_degree_priced_as_the_explicit_degree(p):
     assert t_higher > t_task
 
 
-def test_every_poly_features_job_of_paper_damian_is_priced():
+def test_paper_damian_poly_features_priced_or_refused_as_the_run_would():
+    """Every poly_features job of paper-damian is either priced at its task's p or refused by
+    the run's admission for memory, and the refused ones are exactly those whose degree-p
+    features at (n, d) pass the budget's memory cap."""
+    from learners import make_learner
+
     spec = load_spec("paper-damian")
-    tasks, learners = {}, {}
-    priced = 0
+    admit, values = resource_admission(spec), TaskValues()
+    cap = spec.budget.memory_gb * 2**30
+    priced = refused = 0
     for series in plan(spec):
         for job in series.jobs:
             if job.learner != "poly_features":
                 continue
             assert job.learner_params.get("degree") == "task"
-            params = estimate_cost.resolved_params(tasks, job.learner, job.learner_params,
-                                                   job.task, job.task_params, job.d)
+            params = values.for_job(job)
             assert params["degree"] == job.task_params["p"]
-            assert estimate_cost.model_seconds(learners, job.learner, params, job.n, job.d) > 0
-            priced += 1
-    assert priced > 0
+            need = make_learner("poly_features", **params).resources(job.n, job.d).memory_bytes
+            refusal = admit(job)
+            if refusal is None:
+                assert need <= cap
+                assert estimate_cost.model_seconds({}, job.learner, params, job.n, job.d) > 0
+                priced += 1
+            else:
+                assert need > cap and refusal.kind == "resource_memory"
+                refused += 1
+    assert priced > 0 and refused > 0
 
 
-def test_tasks_are_built_once_per_task_and_d():
-    tasks = {}
+def test_degrees_are_found_once_per_task_and_d(monkeypatch):
+    import harness.experiment.task_values as tv
+
+    calls = []
+    real = tv.task_degree
+    monkeypatch.setattr(tv, "task_degree", lambda *a, **k: calls.append(a) or real(*a, **k))
+    values = TaskValues()
     for _repeat in range(2):
         for p in (3, 4):
-            estimate_cost.resolved_params(tasks, "poly_features", {"degree": "task"},
-                                          "multi_index", {"p": p, "r": 2}, 8)
-    assert len(tasks) == 2
-    # parameters without "task" need no task at all
-    assert estimate_cost.resolved_params(tasks, "krr", {"kernel": "rbf"}, "multi_index",
-                                         {"p": 5}, 8) == {"kernel": "rbf"}
-    assert len(tasks) == 2
+            values.resolve("poly_features", {"degree": "task"}, "multi_index", 8,
+                           {"p": p, "r": 2})
+    assert len(calls) == 2
+    # parameters without "task" need no degree at all
+    assert values.resolve("krr", {"kernel": "rbf"}, "multi_index", 8, {"p": 5}) == {
+        "kernel": "rbf"}
+    assert len(calls) == 2

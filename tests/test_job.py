@@ -116,19 +116,3 @@ def test_auto_test_set_without_a_kurtosis_uses_the_cap(monkeypatch):
     finally:
         bfc_module._calibrate_cached.cache_clear()
 
-
-def test_task_values_resolve_to_the_degree_or_fail_in_one_line():
-    from harness.run.job import resolve_task_values
-
-    task = make_task("multi_index", d=6, seed=0, p=4, r=2)
-    assert resolve_task_values("poly_features", {"degree": "task", "ridge": 1e-6}, task,
-                               "multi_index") == {"degree": 4, "ridge": 1e-6}
-
-    class NoDegree:  # a plugin task that declares no polynomial degree
-        def info(self):
-            return {}
-
-    with pytest.raises(ValueError, match=r"^learner 'poly_features': parameter 'degree' = "
-                                         r"'task' needs the task's polynomial degree, but task "
-                                         r"'my_task' has none$"):
-        resolve_task_values("poly_features", {"degree": "task"}, NoDegree(), "my_task")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +11,8 @@ from numpy.polynomial.hermite_e import hermegauss
 
 from learners import make_learner
 from learners.poly_features import PolyFeaturesRegressor, n_poly_features, poly_features
+
+PLUGINS = Path(__file__).parent / "plugins"
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest
 
@@ -80,16 +83,22 @@ def test_degree_task_follows_the_task_degree_in_a_job(p):
 def test_degree_task_without_a_task_degree_fails_in_one_line():
     from types import SimpleNamespace
 
-    from harness.run.job import resolve_task_values
+    from harness.experiment import resolve_task_values
+    from registry import load_plugin_file
 
+    load_plugin_file(PLUGINS / "linear_task.py")  # a plugin task that declares no degree
     no_degree = SimpleNamespace(degree=None, info=lambda: {})
     with pytest.raises(ValueError) as info:
-        resolve_task_values("poly_features", {"degree": "task"}, no_degree, "bfc")
+        resolve_task_values("poly_features", {"degree": "task"}, "linear", 4, {}, no_degree)
     msg = str(info.value)
-    assert "\n" not in msg and "'degree'" in msg and "'bfc'" in msg
-    with_degree = SimpleNamespace(degree=6, info=lambda: {})
+    assert msg == ("learner 'poly_features': parameter 'degree' = 'task' needs the task's "
+                   "polynomial degree, but task 'linear' has none")
+    with_degree = SimpleNamespace(degree=6, info=lambda: {})  # a built plugin task's degree
     assert resolve_task_values("poly_features", {"degree": "task", "basis": "hermite"},
-                               with_degree, "bfc") == {"degree": 6, "basis": "hermite"}
+                               "linear", 4, {}, with_degree) == {"degree": 6, "basis": "hermite"}
+    # a built-in task answers from its parameters (bfc: 2^L), whatever task object is passed
+    assert resolve_task_values("poly_features", {"degree": "task"}, "bfc", 4, {"L": 2},
+                               no_degree) == {"degree": 4}
 
 
 def test_bad_values_fail_in_one_line_and_unresolved_task_degree_is_refused():

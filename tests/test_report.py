@@ -16,8 +16,8 @@ from reports.synthetic import demo_run, write_run
 FIGURES = ["learning_curves_toy", "nstar_vs_d_toy", "time_vs_d_toy", "verdict",
            "nstar_theory_toy", "kappa_toy"]
 TABLES = ["exponents", "exponent_table", "verdicts", "sample_complexity", "learning_curves",
-          "failures", "paired_errors", "paired_beta", "fit_notes", "costs", "contrast", "contrast_table",
-          "kappa", "kappa_thresholds", "theory", "metric_curves"]
+          "failures", "paired_errors", "paired_beta", "fit_notes", "costs", "contrast",
+          "contrast_table", "kappa", "kappa_thresholds", "theory", "metric_curves"]
 SECTIONS = ["Contrast: kernel minus reference deep learner", "1. Exponents",
             "Measured beta beside the finite-d theory", "2. Learning curves",
             "3. Sample complexity", "4. beta against",
@@ -405,6 +405,6 @@ def test_cost_table_and_peak_memory_from_the_records(tmp_path):
     assert costs.loc["mlp", "largest job"] == "not recorded"
     md = (out / "report.md").read_text()
     assert "### Cost per learner" in md
-    assert (f"- **peak memory**: 3.00 GiB in the largest job (krr: {last.task_label}, d = {last.d}, "
-            f"n = {last.n}, failed)") in md
+    assert (f"- **peak memory**: 3.00 GiB in the largest job (krr: {last.task_label}, "
+            f"d = {last.d}, n = {last.n}, failed)") in md
 

@@ -213,3 +213,25 @@ def test_auto_n_test_keys_carry_the_cap_and_fixed_sizes_keep_their_keys(tmp_path
     # a fixed n_test's key does not depend on n_test_max (runs made before the key existed resume)
     assert fixed == [j.key for s in plan(_load(tmp_path, BASE.replace(
         "seeds = 2", "seeds = 2\nn_test_max = 4096"))) for j in s.jobs]
+
+
+def test_a_task_value_needs_every_task_to_have_a_degree_at_validate():
+    """poly_features(degree = "task") on a task without a polynomial degree is one line at
+    validation time, naming the spec's learner entry, the key and the task; before, it failed
+    in every job."""
+    from conftest import PLUGINS
+
+    from harness.experiment import ValidationFailure, validate_spec
+    from registry import load_plugin_file
+
+    load_plugin_file(PLUGINS / "linear_task.py")  # a plugin task that declares no degree
+    data = {"name": "x", "tasks": [{"name": "multi_index", "d": [4, 6], "grid": {"p": [2, 3]}},
+                                   {"name": "linear", "d": [4]}],
+            "learners": [{"name": "poly_features", "params": {"degree": "task"}}],
+            "n_grid": {"n_min": 10, "n_max": 10}}
+    with pytest.raises(ValidationFailure) as info:
+        validate_spec(parse_spec(data))
+    assert str(info.value) == (
+        "learners.0 (poly_features): learner 'poly_features': parameter 'degree' = 'task' "
+        "needs the task's polynomial degree, but task 'linear' has none")
+    validate_spec(parse_spec({**data, "tasks": data["tasks"][:1]}))  # every task has one

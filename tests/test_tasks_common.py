@@ -100,3 +100,17 @@ def test_fast_enough_at_d64(name):
         draw.append(time.perf_counter() - t1)
     assert min(build) < 1.0
     assert min(draw) < 0.5
+
+
+@pytest.mark.parametrize(("name", "params", "d"), [
+    ("bfc", {"L": 2}, 6), ("bfc", {}, 5), ("multi_index", {"p": 3, "r": 2}, 8),
+    ("multi_index", {}, 6), ("staircase", {"D": 4}, 10), ("staircase", {}, 8),
+    ("hier_poly", {"k": 2, "q": 3}, 8), ("hier_poly", {"k": 2, "degree": 6}, 8),
+    ("hier_poly", {}, 8)])
+def test_degree_of_equals_the_built_tasks_degree(name, params, d):
+    """``degree_of`` reads the degree from the parameters (defaults included) without building
+    the task; it must agree with the built task's ``degree``."""
+    from tasks import get_task_class
+
+    built = make_task(name, d=d, seed=3, **params).degree
+    assert get_task_class(name).degree_of(d, params) == built

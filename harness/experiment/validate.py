@@ -9,7 +9,9 @@ the allowed values::
     learner 'krr': params.kernel = 'rbff' is not allowed; allowed: 'laplace', 'rbf'
 
 A task is checked with its classmethod ``check_params(d, params)`` when it has one (cheap, no
-teacher drawn), otherwise by constructing it at the smallest d of its grid.
+teacher drawn), otherwise by constructing it at the smallest d of its grid.  A learner parameter
+given as ``"task"`` (poly_features' ``degree = "task"``) is checked against every task of the spec:
+each must have a polynomial degree.
 
 scikit-learn raises the error as free text ("The 'alpha' parameter of Ridge must be ... Got -1
 instead."); the key is read from that text, and the allowed values are then rendered from the
@@ -118,8 +120,25 @@ def validate_spec(spec: Any) -> None:
     for i, lr in enumerate(spec.learners):
         try:
             check_learner(lr.name, lr.display, lr.params)
+            check_task_values(lr.display, lr.params, spec)
         except ValidationFailure as exc:
             raise ValidationFailure(f"learners.{i} ({lr.name}): {exc}") from None
+
+
+def check_task_values(label: str, params: dict[str, Any], spec: Any) -> None:
+    """A learner parameter given as ``"task"`` needs every task configuration of ``spec`` to have
+    a polynomial degree (:mod:`harness.experiment.task_values`), at the smallest d of its grid;
+    a built-in task answers from its parameters, a plugin task may be built once."""
+    from harness.experiment.task_values import has_task_values, resolve_task_values
+
+    if not has_task_values(params):
+        return
+    for t in spec.tasks:
+        for _, task_params in t.instances():
+            try:
+                resolve_task_values(label, params, t.name, min(t.d), task_params)
+            except Exception as exc:  # noqa: BLE001 - plugin errors become one line
+                raise ValidationFailure(_named("learner", label, exc)) from None
 
 
 def _named(kind: str, label: str, exc: BaseException) -> str:

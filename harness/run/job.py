@@ -41,6 +41,7 @@ import numpy as np
 
 from harness.experiment import Job
 from harness.experiment.spec import N_TEST_MAX
+from harness.experiment.task_values import resolve_task_values
 from harness.store import On, Record, Status, Targets, evaluate
 from learners.base import Family
 from tasks.streams import Stream, stream_rng
@@ -228,7 +229,8 @@ def _fit_and_score(job: Job, ctx: JobContext, started: str, extra: dict[str, Any
                  top_share=info.get("top_share"), n_test=n_test)
     X_test, y_test = draw_test_set(task, job.seed, n_test)
     X, y = draw_training_set(task, job.seed, job.n)
-    params = resolve_task_values(job.learner, job.learner_params, task, job.task)
+    params = resolve_task_values(job.learner, job.learner_params, job.task, job.d,
+                                 job.task_params, task=task)
     est = set_random_state(make_learner(job.learner, **params), job.seed)
     extra["family"] = learner_family(est)
     with limit_threads(ctx.threads), PeakMemory() as peak:
@@ -254,29 +256,6 @@ def _fit_and_score(job: Job, ctx: JobContext, started: str, extra: dict[str, Any
         job, Status.OK, **Record.metric_fields(values),
         started_at=started, finished_at=now_iso(), **timing, **extra,
     )
-
-
-#: a learner parameter with this value is replaced by the task's polynomial degree
-TASK_VALUE = "task"
-
-
-def resolve_task_values(learner: str, params: dict[str, Any], task: Any,
-                        task_name: str) -> dict[str, Any]:
-    """``params`` with each value ``"task"`` replaced by the task's degree (one-line error if none).
-
-    The degree is ``task.degree``, else ``task.info()["degree"]``, else (multi_index) ``task.p``.
-    """
-    keys = [k for k, v in params.items() if isinstance(v, str) and v == TASK_VALUE]
-    if not keys:
-        return params
-    degree = getattr(task, "degree", None)
-    if degree is None:
-        degree = task.info().get("degree", getattr(task, "p", None)
-                                 if task_name == "multi_index" else None)
-    if degree is None:
-        raise ValueError(f"learner {learner!r}: parameter {keys[0]!r} = 'task' needs the task's "
-                         f"polynomial degree, but task {task_name!r} has none")
-    return {**params, **{k: int(degree) for k in keys}}
 
 
 def jsonable(obj: Any) -> Any:

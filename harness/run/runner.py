@@ -27,7 +27,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from harness.experiment import Job, Spec, plan
+from harness.experiment import Job, Spec, TaskValues, plan
 from harness.run.job import JobContext, now_iso, versions
 from harness.run.local import LocalExecutor, SerialExecutor
 from harness.run.schedule import TIME_SLACK, Refusal, Scheduler
@@ -90,16 +90,23 @@ class RunSummary:
 
 
 def resource_admission(spec: Spec):
-    """Admission check from the learner's resource model against the run's budget."""
+    """Admission check from the learner's resource model against the run's budget.
+
+    The model sees the parameters the job will fit with: a ``"task"`` value (poly_features'
+    ``degree = "task"``) resolved to the task's degree (:mod:`harness.experiment.task_values`),
+    so a job past the memory cap is skipped as ``resource_memory`` instead of failing in fit."""
     from learners import learner_resources, make_learner
 
     cap = spec.budget.memory_gb * 2**30
     learners: dict[str, Any] = {}
+    values = TaskValues()  # "task" parameters priced at the degree the job will use
 
     def admit(job: Job) -> Refusal | None:
-        if job.label not in learners:
-            learners[job.label] = make_learner(job.learner, **job.learner_params)
-        res = learner_resources(learners[job.label], job.n, job.d)
+        params = values.for_job(job)
+        key = job.label + json.dumps(params, sort_keys=True, default=str)
+        if key not in learners:
+            learners[key] = make_learner(job.learner, **params)
+        res = learner_resources(learners[key], job.n, job.d)
         if res is None:
             return None
         if res.memory_bytes > cap:
