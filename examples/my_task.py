@@ -30,6 +30,16 @@ class SparseProductTask(Task):
         self.k = int(k)
         self.support = np.sort(reference_rng(self.seed, 0).choice(self.d, self.k, replace=False))
 
+    @property
+    def degree(self):
+        """y is a polynomial of degree k (a spec's ``degree = "task"`` becomes k)."""
+        return self.k
+
+    @classmethod
+    def degree_of(cls, d, params):
+        """The same degree read from the parameters, without building the task."""
+        return int(cls.param_value(params, "k"))
+
     def _draw_inputs(self, n, rng):
         return rng.standard_normal((n, self.d))
 
