@@ -46,10 +46,13 @@ class DivergenceError(FloatingPointError):
 
 @dataclass(frozen=True)
 class Resources:
-    """Predicted cost of one fit: peak memory in bytes, wall time in seconds (None = unknown)."""
+    """Predicted cost of one fit: peak memory in bytes, wall time in seconds (None = unknown),
+    and the learner's own memory cap in bytes where its fit refuses (MemoryError) past it (None:
+    no such cap), so the harness skips such a job instead of running it to a failure."""
 
     memory_bytes: float
     seconds: float | None = None
+    limit_bytes: float | None = None
 
 
 class HierbenchLearner(RegressorMixin, BaseEstimator):

@@ -134,12 +134,14 @@ class PolyFeaturesRegressor(HierbenchLearner):
         """Memory: Phi (n p), Gram/eigenvectors 3 k^2 and U (n k), k = min(n, p) [float64].
 
         Time: n p q (features) + 2 n p k (Gram) + 10 k^3 (eigendecomposition) flops at 4e10/s.
+        ``limit_bytes``: ``memory_limit_gb``, past which ``fit`` raises MemoryError.
         With ``degree = "task"`` still unresolved the cost is unknown (seconds None).
         """
+        limit = float(self.memory_limit_gb) * 2**30  # fit refuses past it
         if self.degree == TASK_DEGREE:  # not known before the harness resolves it
-            return Resources(8.0 * 4 * n * d, None)
+            return Resources(8.0 * 4 * n * d, None, limit)
         p = n_poly_features(d, self.degree)
         k = min(n, p)
         mem = 8.0 * (2 * n * p + 3 * k * k + n * k + n * d)
         t = (1.0 * n * p * self.degree + 2.0 * n * p * k + 10.0 * k**3) / 4e10
-        return Resources(mem, t)
+        return Resources(mem, t, limit)

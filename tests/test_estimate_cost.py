@@ -8,6 +8,7 @@ summed: the preset tables call these figures upper bounds of what the run costs.
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from harness.experiment import TaskValues, load_spec, plan
@@ -37,12 +38,12 @@ def test_task_degree_priced_as_the_explicit_degree(p):
 def test_paper_damian_poly_features_priced_or_refused_as_the_run_would():
     """Every poly_features job of paper-damian is either priced at its task's p or refused by
     the run's admission for memory, and the refused ones are exactly those whose degree-p
-    features at (n, d) pass the budget's memory cap."""
+    features at (n, d) pass the budget's memory cap or the learner's own (3.5 GiB)."""
     from learners import make_learner
 
     spec = load_spec("paper-damian")
     admit, values = resource_admission(spec), TaskValues()
-    cap = spec.budget.memory_gb * 2**30
+    cap = min(spec.budget.memory_gb, 3.5) * 2**30
     priced = refused = 0
     for series in plan(spec):
         for job in series.jobs:
@@ -79,3 +80,33 @@ def test_degrees_are_found_once_per_task_and_d(monkeypatch):
     assert values.resolve("krr", {"kernel": "rbf"}, "multi_index", 8, {"p": 5}) == {
         "kernel": "rbf"}
     assert len(calls) == 2
+
+
+def test_admission_skips_what_the_learner_itself_would_refuse():
+    """poly_features raises MemoryError past its own memory_limit_gb (3.5 GiB by default); a
+    job between that and the spec's larger cap is skipped as resource_memory, not run to a
+    failure, and the skip's reason names the learner's cap."""
+    from harness.experiment import Job, parse_spec
+    from learners import make_learner
+
+    spec = parse_spec({"name": "x", "tasks": [{"name": "multi_index", "d": [24],
+                                               "params": {"p": 4, "r": 2}}],
+                       "learners": [{"name": "poly_features", "params": {"degree": "task"}}],
+                       "n_grid": {"n_min": 4096, "n_max": 8192},
+                       "budget": {"memory_gb": 16}})
+    admit = resource_admission(spec)
+
+    def job(n):
+        return Job("multi_index", "mi", {"p": 4, "r": 2}, 24, "poly_features", "poly_features",
+                   {"degree": "task"}, n, 0, 1000)
+
+    need = {n: make_learner("poly_features", degree=4).resources(n, 24).memory_bytes / 2**30
+            for n in (1024, 8192)}
+    assert need[1024] < 3.5 < need[8192] < 16  # the case: under the spec's cap, over its own
+    assert admit(job(1024)) is None
+    refusal = admit(job(8192))
+    assert refusal.kind == "resource_memory"
+    assert refusal.reason == (f"predicted peak memory {need[8192]:.2f} GiB > the learner's own "
+                              "memory cap 3.5 GiB")
+    with pytest.raises(MemoryError):  # what the job would otherwise have recorded as failed
+        make_learner("poly_features", degree=4).fit(np.zeros((8192, 24)), np.zeros(8192))

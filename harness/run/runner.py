@@ -113,6 +113,11 @@ def resource_admission(spec: Spec):
             return Refusal(SkipKind.RESOURCE_MEMORY,
                            f"predicted peak memory {res.memory_bytes / 2**30:.2f} GiB > memory "
                            f"cap {spec.budget.memory_gb:g} GiB")
+        own = getattr(res, "limit_bytes", None)  # a plugin's Resources may not have it
+        if own is not None and res.memory_bytes > own:
+            return Refusal(SkipKind.RESOURCE_MEMORY,
+                           f"predicted peak memory {res.memory_bytes / 2**30:.2f} GiB > the "
+                           f"learner's own memory cap {own / 2**30:.3g} GiB")
         if res.seconds is not None and res.seconds > TIME_SLACK * spec.budget.timeout_s:
             return Refusal(SkipKind.RESOURCE_TIME,
                            f"predicted fit time {res.seconds:.0f} s > {TIME_SLACK:g} x timeout "
