@@ -10,8 +10,8 @@
 * :func:`degree_text` -- "degree 3" / "degree 2-4" per (task configuration, learner), to label
   poly_features rows;
 * :func:`cost_table` -- per learner: fit seconds (summed, slowest) and the peak resident memory
-  of its largest job (GiB = 2^30 bytes), with where that job was; :func:`peak_memory_text` is
-  the run's largest job in one line.  The memory is the record's ``peak_mem_bytes``: the
+  of its largest job (GiB = 2^30 bytes), with where that job was (section 6 of the report; the
+  first screen keeps to the verdict).  The memory is the record's ``peak_mem_bytes``: the
   process that ran the job, its imports included, so it is what one worker needs (a timer's
   "maximum resident set size" of the whole run is not: the harness resets each process's
   high-water mark before every job, and the kernel reports the reset value to the parent, so
@@ -105,7 +105,6 @@ def run_overview(a: Analysis) -> pd.DataFrame:
         ("target", f"{a.eps.text()}; energies by degree {energy_text(df)}"),
         ("fits", f"{len(df)} ({status})"),
         ("wall time", _wall(a)),
-        ("peak memory", peak_memory_text(df)),
     ]
     return pd.DataFrame(rows, columns=["item", "value"])
 
@@ -236,16 +235,6 @@ def _peak_rows(df: pd.DataFrame) -> pd.DataFrame:
 def _job_text(r) -> str:
     status = "" if r["status"] == Status.OK else f", {r['status']}"
     return f"{r['task_label']}, d = {int(r['d'])}, n = {int(r['n'])}{status}"
-
-
-def peak_memory_text(df: pd.DataFrame) -> str:
-    """The largest job's peak resident memory, its learner and where it was, in one line."""
-    rows = _peak_rows(df)
-    if not len(rows):
-        return "not recorded"
-    r = rows.loc[rows["mem"].idxmax()]
-    return (f"{r['mem'] / 2**30:.2f} GiB in the largest job ({r['label']}: {_job_text(r)}); "
-            "per job process, imports included (see 'Cost per learner')")
 
 
 def cost_table(a: Analysis) -> pd.DataFrame:

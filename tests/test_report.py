@@ -405,6 +405,7 @@ def test_cost_table_and_peak_memory_from_the_records(tmp_path):
     assert costs.loc["mlp", "largest job"] == "not recorded"
     md = (out / "report.md").read_text()
     assert "### Cost per learner" in md
-    assert (f"- **peak memory**: 3.00 GiB in the largest job (krr: {last.task_label}, "
-            f"d = {last.d}, n = {last.n}, failed)") in md
+    assert (f"| krr | {len(ok_krr)} | {costs.loc['krr', 'fit s (sum)']} | "
+            f"{costs.loc['krr', 'slowest fit (s)']} | 3.0 | {last.task_label}, d = {last.d}, "
+            f"n = {last.n}, failed |") in md
 
