@@ -147,14 +147,27 @@ def list_(
 
 @app.command()
 def validate(spec: str, plugin: PluginOpt = None) -> None:
-    """Check a spec (keys, values, task and learner names and params) without running it."""
+    """Check a spec (keys, values, task and learner names and params) without running it.
+
+    Also counts the jobs the learners' resource models put over the budget (or a learner's own
+    memory cap): the run skips them (right-censoring) when its n-search reaches them."""
+    from collections import Counter
+
     from harness.experiment import plan
+    from harness.run.runner import resource_admission
 
     _load_plugins(plugin)
     spec_obj, _ = _load_spec(spec)
     series = plan(spec_obj)
-    out.print(f"{spec_obj.name}: valid; {len(series)} series, "
-              f"{sum(len(s.jobs) for s in series)} jobs")
+    admit = resource_admission(spec_obj)
+    over = Counter((job.label, str(refusal.kind)) for s in series for job in s.jobs
+                   if (refusal := admit(job)) is not None)
+    text = f"{spec_obj.name}: valid; {len(series)} series, {sum(len(s.jobs) for s in series)} jobs"
+    if over:
+        parts = ", ".join(f"{label} {n} ({kind})" for (label, kind), n in sorted(over.items()))
+        text += (f"; {sum(over.values())} predicted over budget, skipped if the n-search "
+                 f"reaches them: {parts}")
+    out.print(text)
 
 
 FormatsOpt = Annotated[str | None, typer.Option(

@@ -131,3 +131,32 @@ def test_validate_and_run_reject_a_bad_value_before_any_job(tmp_path):
             assert proc.returncode == 2 and len(lines) == 1, proc.stderr
             assert lines[0].startswith(f"error: {spec.name}: learners.") and message in lines[0]
             assert not (tmp_path / "r").exists()  # nothing ran
+
+
+def test_validate_counts_the_jobs_predicted_over_budget(tmp_path):
+    """poly_features(degree = "task") at p = 4, d = 24: n = 8192 needs more than its own
+    3.5 GiB cap (the spec allows 16), n = 4096 does not; validate says so before any run."""
+    from conftest import write_spec
+
+    spec = write_spec(tmp_path / "over.toml", """
+name = "over"
+seeds = 2
+[n_grid]
+n_min = 4096
+n_max = 8192
+ratio = 2.0
+[budget]
+memory_gb = 16
+[[tasks]]
+name = "multi_index"
+d = [24]
+params = { p = 4, r = 2 }
+[[learners]]
+name = "poly_features"
+params = { degree = "task" }
+[[learners]]
+name = "ridge"
+""")
+    text = " ".join(hierbench("validate", str(spec)).stdout.split())  # rich may wrap
+    assert text == ("over: valid; 4 series, 8 jobs; 2 predicted over budget, skipped if the "
+                    "n-search reaches them: poly_features 2 (resource_memory)")
