@@ -9,8 +9,9 @@ learner, c = median over its ok records of (measured fit wall s) / t_model(n, d)
 sum_jobs c * t_model.  Wall time on W workers is that sum / W (jobs are independent; the last,
 largest fits make it a lower bound on the wall time).  Jobs the run's resource admission would
 skip (predicted memory over the budget's cap, or time over its slack x timeout) are counted
-apart, not summed: the run skips them too.  A learner without a resource model, or
-without records in the calibration run, is reported as such and left out of the sum.
+apart, not summed: the run skips them too.  A learner without a time model is reported
+as such; one without records in the calibration run is priced by its bare model, printed apart
+and left out of the sum.
 
     python scripts/estimate_cost.py full --calibrate runs/quick --workers 16
 """
@@ -66,6 +67,7 @@ def main() -> None:
     learners: dict = {}
     values = TaskValues()
     total = defaultdict(float)
+    uncalibrated = defaultdict(float)  # a time model, but no records in the calibration run
     missing = set()
     jobs = 0
     admit = resource_admission(spec)
@@ -78,8 +80,11 @@ def main() -> None:
                 continue
             params = values.for_job(job)
             t = model_seconds(learners, job.learner, params, job.n, job.d)
-            if t is None or job.learner not in cal:
+            if t is None:
                 missing.add(job.label)
+                continue
+            if job.learner not in cal:
+                uncalibrated[job.label] += t
                 continue
             total[job.label] += cal[job.learner] * t
     print(f"{a.preset}: {jobs} jobs (every grid point; adaptive runs fewer)")
@@ -92,8 +97,12 @@ def main() -> None:
     if refused:
         print("  skipped by the run's resource admission (not in the sum):",
               dict(sorted(refused.items())))
+    span = f"{min(cal.values()):.2g}-{max(cal.values()):.2g}" if cal else "none"
+    for label, t in sorted(uncalibrated.items()):
+        print(f"  {label}: not in the calibration run; its bare model says {t / 3600:.1f} "
+              f"core-hours (not in the sum; the calibrated learners' ratios: {span})")
     if missing:
-        print("  not estimated (no resource model or no calibration records):", sorted(missing))
+        print("  not estimated (no time model):", sorted(missing))
 
 
 if __name__ == "__main__":
