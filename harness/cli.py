@@ -99,18 +99,24 @@ def run(
 
 
 def _print_summary(run_dir: Path) -> None:
+    import pandas as pd
+
     from harness.store import STATUSES, results_frame
 
     df = results_frame(run_dir)
     table = Table(title=f"jobs in {run_dir}")
-    for col in ("learner", *STATUSES, "fit time (s)"):
+    for col in ("learner", *STATUSES, "fit time (s)", "peak GiB"):
         table.add_column(col, justify="right" if col != "learner" else "left")
     if len(df):
         counts = df.groupby(["label", "status"]).size().unstack(fill_value=0)
         fit = df.groupby("label")["fit_wall_s"].sum()
+        # the largest job's peak resident memory (its own record: a whole-run timer sees less)
+        peak = pd.to_numeric(df["peak_mem_bytes"], errors="coerce").groupby(df["label"]).max()
         for label, row in counts.iterrows():
+            mem = peak.get(label)
             table.add_row(str(label), *(str(int(row.get(s, 0))) for s in STATUSES),
-                          f"{fit.get(label, 0.0):.1f}")
+                          f"{fit.get(label, 0.0):.1f}",
+                          "-" if mem is None or pd.isna(mem) else f"{mem / 2**30:.2f}")
     err.print(table)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 from conftest import hierbench
 
 from harness import results_frame
@@ -37,6 +38,11 @@ def test_rerun_of_a_finished_run_runs_nothing(smoke_run):
     after = results_frame(smoke_run).set_index("key").started_at
     assert after.equals(before)
     assert "krr" in proc.stderr  # the summary table
+    # its last column: the largest krr job's peak memory from the records, in GiB
+    row = next(ln for ln in proc.stderr.splitlines() if "│ krr " in ln)
+    df = results_frame(smoke_run)
+    largest = df.loc[df.label == "krr", "peak_mem_bytes"].max() / 2**30
+    assert float(row.split("│")[-2]) == pytest.approx(largest, abs=0.006)
 
 
 def test_show_list_export(smoke_run, tmp_path):
