@@ -260,4 +260,3 @@ def cost_table(a: Analysis) -> pd.DataFrame:
                      round(float(top["mem"]) / 2**30, 2) if top is not None else None,
                      _job_text(top) if top is not None else "not recorded"])
     return pd.DataFrame(rows, columns=cols)
-

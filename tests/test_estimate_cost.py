@@ -110,3 +110,33 @@ def test_admission_skips_what_the_learner_itself_would_refuse():
                               "memory cap 3.5 GiB")
     with pytest.raises(MemoryError):  # what the job would otherwise have recorded as failed
         make_learner("poly_features", degree=4).fit(np.zeros((8192, 24)), np.zeros(8192))
+
+
+def test_admission_admits_a_job_whose_task_raises_when_built():
+    """A plugin task without ``degree_of`` is built to find its degree; if that raises, the
+    admission does not crash the run: the job is admitted and records the failure itself."""
+    from harness.experiment import Job, parse_spec
+    from tasks import register_task
+    from tasks.multi_index import MultiIndexTask
+
+    class Fragile(MultiIndexTask):  # declares no degree; its constructor raises
+        name = "fragile_degree"
+
+        @classmethod
+        def degree_of(cls, d, params):
+            return None
+
+        def __init__(self, d, seed=0, noise=0.0):
+            raise RuntimeError("boom while building")
+
+    register_task("fragile_degree", Fragile)
+    spec = parse_spec({"name": "x", "tasks": [{"name": "multi_index", "d": [4]}],
+                       "learners": [{"name": "poly_features", "params": {"degree": "task"}}],
+                       "n_grid": {"n_min": 64, "n_max": 64}})
+    job = Job("fragile_degree", "fragile", {}, 4, "poly_features", "poly_features",
+              {"degree": "task"}, 64, 0, 1000)
+    assert resource_admission(spec)(job) is None
+    from harness.run import run_job
+
+    rec = run_job(job)
+    assert rec.status == "failed" and "boom while building" in rec.reason

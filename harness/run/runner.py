@@ -102,7 +102,10 @@ def resource_admission(spec: Spec):
     values = TaskValues()  # "task" parameters priced at the degree the job will use
 
     def admit(job: Job) -> Refusal | None:
-        params = values.for_job(job)
+        try:
+            params = values.for_job(job)
+        except Exception:  # noqa: BLE001 - e.g. a plugin task that raises when built: the
+            return None    # job runs and records that failure itself, the run goes on
         key = job.label + json.dumps(params, sort_keys=True, default=str)
         if key not in learners:
             learners[key] = make_learner(job.learner, **params)
