@@ -26,17 +26,14 @@ from collections import defaultdict
 import numpy as np
 import pandas as pd
 
-from harness.experiment import TaskValues, load_spec, plan
-from harness.run.runner import resource_admission
-from learners import learner_resources, make_learner
+from harness.experiment import load_spec, plan
+from harness.run.runner import JobResources, resource_admission
 
 
-def model_seconds(learners: dict, name: str, params: dict, n: int, d: int):
-    """The learner's predicted fit seconds on (n, d), or None without a time model."""
-    key = name + json.dumps(params, sort_keys=True, default=str)
-    if key not in learners:
-        learners[key] = make_learner(name, **params)
-    res = learner_resources(learners[key], n, d)
+def model_seconds(resources: JobResources, name: str, params: dict, n: int, d: int):
+    """The learner's predicted fit seconds on (n, d) (``params`` resolved), or None without a
+    time model."""
+    res = resources.of(name, params, n, d)
     return None if res is None or res.seconds is None else float(res.seconds)
 
 
@@ -44,13 +41,12 @@ def calibration(folder: str) -> dict[str, float]:
     con = sqlite3.connect(f"file:{folder}/results.sqlite?mode=ro", uri=True)
     df = pd.read_sql("select task, task_params, learner, learner_params, n, d, fit_wall_s "
                      "from records where status = 'ok' and n >= 256", con)
-    cache: dict = {}
-    values = TaskValues()
+    resources = JobResources()
     ratios = defaultdict(list)
     for row in df.itertuples():
-        params = values.resolve(row.learner, json.loads(row.learner_params), row.task,
-                                int(row.d), json.loads(row.task_params))
-        t = model_seconds(cache, row.learner, params, int(row.n), int(row.d))
+        params = resources.values.resolve(row.learner, json.loads(row.learner_params), row.task,
+                                          int(row.d), json.loads(row.task_params))
+        t = model_seconds(resources, row.learner, params, int(row.n), int(row.d))
         if t and t > 0:
             ratios[row.learner].append(row.fit_wall_s / t)
     return {k: float(np.median(v)) for k, v in ratios.items()}
@@ -64,13 +60,12 @@ def main() -> None:
     a = ap.parse_args()
     spec = load_spec(a.preset)
     cal = calibration(a.calibrate)
-    learners: dict = {}
-    values = TaskValues()
+    resources = JobResources()  # shared with the admission: one cache of degrees and learners
     total = defaultdict(float)
     uncalibrated = defaultdict(float)  # a time model, but no records in the calibration run
     missing = set()
     jobs = 0
-    admit = resource_admission(spec)
+    admit = resource_admission(spec, resources)
     refused: dict[str, int] = defaultdict(int)
     for series in plan(spec):
         for job in series.jobs:
@@ -78,8 +73,8 @@ def main() -> None:
             if (refusal := admit(job)) is not None:  # the run skips it before fitting
                 refused[f"{job.label} ({refusal.kind})"] += 1
                 continue
-            params = values.for_job(job)
-            t = model_seconds(learners, job.learner, params, job.n, job.d)
+            t = model_seconds(resources, job.learner, resources.values.for_job(job), job.n,
+                              job.d)
             if t is None:
                 missing.add(job.label)
                 continue

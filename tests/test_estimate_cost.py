@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from harness.experiment import TaskValues, load_spec, plan
-from harness.run.runner import resource_admission
+from harness.run.runner import JobResources, resource_admission
 
 _PATH = Path(__file__).resolve().parents[1] / "scripts" / "estimate_cost.py"
 _SPEC = importlib.util.spec_from_file_location("estimate_cost", _PATH)
@@ -22,9 +22,9 @@ _SPEC.loader.exec_module(estimate_cost)
 
 @pytest.mark.parametrize("p", [3, 4])
 def test_task_degree_priced_as_the_explicit_degree(p):
-    learners = {}
-    params = TaskValues().resolve("poly_features", {"degree": "task"}, "multi_index", 8,
-                                  {"p": p, "r": 2})
+    learners = JobResources()
+    params = learners.values.resolve("poly_features", {"degree": "task"}, "multi_index", 8,
+                                     {"p": p, "r": 2})
     assert params == {"degree": p}
     t_task = estimate_cost.model_seconds(learners, "poly_features", params, 4096, 8)
     t_explicit = estimate_cost.model_seconds(learners, "poly_features", {"degree": p}, 4096, 8)
@@ -42,7 +42,8 @@ def test_paper_damian_poly_features_priced_or_refused_as_the_run_would():
     from learners import make_learner
 
     spec = load_spec("paper-damian")
-    admit, values = resource_admission(spec), TaskValues()
+    resources = JobResources()
+    admit, values = resource_admission(spec, resources), resources.values
     cap = min(spec.budget.memory_gb, 3.5) * 2**30
     priced = refused = 0
     for series in plan(spec):
@@ -56,7 +57,8 @@ def test_paper_damian_poly_features_priced_or_refused_as_the_run_would():
             refusal = admit(job)
             if refusal is None:
                 assert need <= cap
-                assert estimate_cost.model_seconds({}, job.learner, params, job.n, job.d) > 0
+                assert estimate_cost.model_seconds(resources, job.learner, params, job.n,
+                                                   job.d) > 0
                 priced += 1
             else:
                 assert need > cap and refusal.kind == "resource_memory"

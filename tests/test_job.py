@@ -115,4 +115,3 @@ def test_auto_test_set_without_a_kurtosis_uses_the_cap(monkeypatch):
         assert choose_n_test(task, 700, 3072) == (700, None)
     finally:
         bfc_module._calibrate_cached.cache_clear()
-

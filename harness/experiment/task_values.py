@@ -25,9 +25,14 @@ from typing import Any
 TASK_VALUE = "task"
 
 
+def task_keys(params: dict[str, Any]) -> list[str]:
+    """The keys of ``params`` whose value is ``"task"``."""
+    return [k for k, v in params.items() if isinstance(v, str) and v == TASK_VALUE]
+
+
 def has_task_values(params: dict[str, Any]) -> bool:
     """Whether some parameter of ``params`` is ``"task"``."""
-    return any(isinstance(v, str) and v == TASK_VALUE for v in params.values())
+    return bool(task_keys(params))
 
 
 def task_degree(task_name: str, d: int, task_params: dict[str, Any],
@@ -59,7 +64,7 @@ def resolve_task_values(learner: str, params: dict[str, Any], task_name: str, d:
     ``degree`` when the caller knows it already, else :func:`task_degree`.  A task without a
     degree is a one-line ``ValueError`` naming the learner, the key and the task.
     """
-    keys = [k for k, v in params.items() if isinstance(v, str) and v == TASK_VALUE]
+    keys = task_keys(params)
     if not keys:
         return params
     if degree is None:

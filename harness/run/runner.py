@@ -89,27 +89,42 @@ class RunSummary:
     interrupted: bool = False
 
 
-def resource_admission(spec: Spec):
+class JobResources:
+    """A job's predicted :class:`~learners.base.Resources`, from its learner's resource model
+    with the parameters the job will fit with: ``"task"`` values resolved to the task's degree
+    (:attr:`values`, a :class:`~harness.experiment.TaskValues`), each learner built once per
+    (name, resolved parameters).  Shared by the run's admission and the cost estimate."""
+
+    def __init__(self) -> None:
+        self.values = TaskValues()
+        self._learners: dict[str, Any] = {}
+
+    def of(self, learner: str, params: dict[str, Any], n: int, d: int):
+        """The model's Resources of ``learner`` with resolved ``params`` on (n, d), or None."""
+        from learners import learner_resources, make_learner
+
+        key = learner + json.dumps(params, sort_keys=True, default=str)
+        if key not in self._learners:
+            self._learners[key] = make_learner(learner, **params)
+        return learner_resources(self._learners[key], n, d)
+
+
+def resource_admission(spec: Spec, resources: JobResources | None = None):
     """Admission check from the learner's resource model against the run's budget.
 
     The model sees the parameters the job will fit with: a ``"task"`` value (poly_features'
     ``degree = "task"``) resolved to the task's degree (:mod:`harness.experiment.task_values`),
-    so a job past the memory cap is skipped as ``resource_memory`` instead of failing in fit."""
-    from learners import learner_resources, make_learner
-
+    so a job past the memory cap is skipped as ``resource_memory`` instead of failing in fit.
+    ``resources`` lets a caller share its caches (the cost estimate)."""
     cap = spec.budget.memory_gb * 2**30
-    learners: dict[str, Any] = {}
-    values = TaskValues()  # "task" parameters priced at the degree the job will use
+    resources = resources if resources is not None else JobResources()
 
     def admit(job: Job) -> Refusal | None:
         try:
-            params = values.for_job(job)
+            params = resources.values.for_job(job)
         except Exception:  # noqa: BLE001 - e.g. a plugin task that raises when built: the
             return None    # job runs and records that failure itself, the run goes on
-        key = job.label + json.dumps(params, sort_keys=True, default=str)
-        if key not in learners:
-            learners[key] = make_learner(job.learner, **params)
-        res = learner_resources(learners[key], job.n, job.d)
+        res = resources.of(job.learner, params, job.n, job.d)
         if res is None:
             return None
         if res.memory_bytes > cap:
