@@ -162,7 +162,11 @@ def _blocks(a: Analysis, figs: dict) -> list[tuple[str, object]]:
             ("p", "The n* figure is the headline figure above.") if figs["nstar"] else
             ("note", "No n* could be computed.")]),
         ("p", "n*(eps), time-to-target and the median error at a fixed n (the largest n every "
-              "learner of that task and d ran; '(own)' when they share none) per curve:"),
+              "learner of that task and d ran; '(own)' when they share none) per curve. The "
+              "median is over the seeds with an ok fit there, 'k of S seeds' where that is not "
+              "all of them: the others were stopped by the adaptive search after two passes "
+              "below eps (which leaves the slowest seeds, so the median reads high for that "
+              "learner), or failed or timed out there (section 6)."),
         *_grouped(a, T.complexity_table(a), "n* per d and learner"),
         *kappa_blocks(figs),
         ("h2", "4. beta against depth/degree: the d^omega(1) check"),

@@ -132,6 +132,17 @@ def _bounded(r: pd.Series) -> str:
 ETOP_HEADER = "n* over E_top +- 2 se"
 
 
+def _fixed_note(r) -> str:
+    """' (own)' where the learners share no fixed n, and 'k of S seeds' where the median there is
+    over fewer ok seeds than the curve has (seeds the adaptive search had stopped): ' (own; 1 of
+    20 seeds)'."""
+    parts = [] if r["common"] else ["own"]
+    k, total = float(r["n_fixed_ok"]), int(r["n_seeds"])
+    if np.isfinite(k) and int(k) < total:
+        parts.append(f"{int(k)} of {total} seeds")
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
 def complexity_table(a: Analysis) -> pd.DataFrame:
     """n*(eps), t*(eps) and the error at a fixed n per (task, d, learner); where E_top is a Monte
     Carlo estimate, also the range of n* over E_top +- 2 standard errors."""
@@ -146,7 +157,7 @@ def complexity_table(a: Analysis) -> pd.DataFrame:
         err = (f"{fmt(r['err_fixed'])} [{fmt(r['err_fixed_q25'])}, {fmt(r['err_fixed_q75'])}]"
                if np.isfinite(float(r["err_fixed"])) else "")
         fixed = "" if not np.isfinite(float(r["n_fixed"])) else (
-            f"{int(r['n_fixed'])}" + ("" if r["common"] else " (own)"))
+            f"{int(r['n_fixed'])}" + _fixed_note(r))
         tw = ("> " if r["bound"] == 1 else "") + fmt(r["t_wall"])
         tc = ("> " if r["bound"] == 1 else "") + fmt(r["t_cpu"])
         label = _with_degree(r["label"], deg.get((r["task_label"], r["d"], r["label"])))

@@ -270,6 +270,22 @@ def test_learning_curves_median_iqr(tmp_path):
     assert (lc["n_ok"], lc["n_failed"]) == (4, 1)
 
 
+def test_error_at_fixed_n_counts_the_seeds_of_its_median(tmp_path):
+    # learner a: seeds 0, 1 stopped by the adaptive search at 400; only seed 2 runs there.
+    # learner b: every seed at 400.  The shared largest n is 400; a's median is seed 2's error
+    # alone, and says so (1 of 3 seeds); b's is over all 3.
+    recs = [rec(n, s, 0.05, label="a") for n in (100, 200) for s in (0, 1)]
+    recs += [rec(100, 2, 0.5, label="a"), rec(200, 2, 0.3, label="a"), rec(400, 2, 0.2, label="a")]
+    recs += [rec(400, s, status="skipped", reason="adaptive: eps reached at n=100 and n=200",
+                 label="a") for s in (0, 1)]
+    recs += [rec(n, s, 0.4 + 0.1 * s, label="b") for n in (100, 200, 400) for s in range(3)]
+    sc = sample_complexity(frame(tmp_path, recs), 0.1).set_index("label")
+    assert (sc.loc["a", "n_fixed"], sc.loc["b", "n_fixed"]) == (400, 400)
+    assert sc.loc["a", "err_fixed"] == pytest.approx(0.2) and sc.loc["a", "n_fixed_ok"] == 1
+    assert sc.loc["b", "err_fixed"] == pytest.approx(0.5) and sc.loc["b", "n_fixed_ok"] == 3
+    assert sc.loc["a", "n_seeds"] == 3
+
+
 def test_failures_table_groups_reasons(tmp_path):
     recs = [rec(n, 0, status="skipped", reason=f"resource model: {n} GB > 8 GB")
             for n in (100, 200)]

@@ -409,3 +409,29 @@ def test_cost_table_and_peak_memory_from_the_records(tmp_path):
             f"{costs.loc['krr', 'slowest fit (s)']} | 3.0 | {last.task_label}, d = {last.d}, "
             f"n = {last.n}, failed |") in md
 
+
+
+def test_fixed_n_error_says_how_many_seeds_its_median_is_over(tmp_path):
+    # learner "fast": seeds 0 and 1 pass twice and are stopped by the adaptive search, so at the
+    # shared largest n (400) only seed 2 ran; "slow" ran every seed there.
+    def rec(label, n, seed, err=None):
+        ok = err is not None
+        return Record(key=f"{label}{n}{seed}", task="toy", task_label="toy(p=2)",
+                      task_params={"p": 2}, d=8, learner=label, label=label, learner_params={},
+                      n=n, seed=seed, status="ok" if ok else "skipped", family="hierarchical",
+                      reason=None if ok else "adaptive: eps reached at n=100 and n=200",
+                      test_error=err, fit_wall_s=1e-3 * n if ok else None,
+                      fit_cpu_s=1e-3 * n if ok else None, top_share=0.5, hierarchy_index=2.0,
+                      task_info={"index_param": "p", "hierarchy_index": 2.0, "top_share": 0.5})
+
+    recs = [rec("fast", n, s, 0.05) for n in (100, 200) for s in (0, 1)]
+    recs += [rec("fast", 100, 2, 0.5), rec("fast", 200, 2, 0.3), rec("fast", 400, 2, 0.2)]
+    recs += [rec("fast", 400, s) for s in (0, 1)]
+    recs += [rec("slow", n, s, 0.4 + 0.1 * s) for n in (100, 200, 400) for s in range(3)]
+    write_run(tmp_path, recs, {"name": "fixed", "eps": {"kind": "absolute", "value": 0.1}})
+    md = (build_report(tmp_path, n_boot=20) / "report.md").read_text()
+    rows = {line.split(" | ")[2]: line for line in md.splitlines()
+            if line.startswith("| toy(p=2) | 8 |") and "] | 400" in line}  # the n* table
+    assert "0.2 [0.2, 0.2] | 400 (1 of 3 seeds) | 3 |" in rows["fast"]
+    assert "0.5 [0.45, 0.55] | 400 | 3 |" in rows["slow"]
+    assert "'k of S seeds' where that is not all of them" in md

@@ -87,12 +87,13 @@ def sample_complexity(df: pd.DataFrame, eps=None) -> pd.DataFrame:
     n* <= nstar; 0 interpolated) and its text ``nstar_kind``; ``n_reached``; ``censor_reason``;
     ``t_wall``, ``t_cpu`` (t*); ``n_seeds``; ``threshold`` (median over the curve's records of
     the error threshold: eps, or eps * top_share); and the median error at a fixed n (``n_fixed``,
-    ``err_fixed``; see :func:`harness.analysis.curves.error_at_fixed_n`).
+    ``err_fixed`` over ``n_fixed_ok`` ok seeds; see
+    :func:`harness.analysis.curves.error_at_fixed_n`).
     """
     eps = parse_eps(eps)
     cols = [*CURVE_KEYS, *SC_META, "eps", "threshold", "nstar", "bound", "nstar_kind", "nstar_text",
             "n_reached", "censor_reason", "t_wall", "t_cpu", "n_seeds", "n_fixed", "err_fixed",
-            "err_fixed_q25", "err_fixed_q75", "common", *ETOP_COLUMNS]
+            "err_fixed_q25", "err_fixed_q75", "common", "n_fixed_ok", *ETOP_COLUMNS]
     if df.empty:
         return pd.DataFrame(columns=cols)
     prep = prepare(df, eps)

@@ -88,9 +88,13 @@ def error_at_fixed_n(curves: pd.DataFrame) -> pd.DataFrame:
 
     The fixed n of a (task_label, d) is the largest n at which every learner of that task and d
     has at least one ok seed (``common = True``).  When the learners share no such n, each learner
-    is shown at its own largest ok n (``common = False``).
+    is shown at its own largest ok n (``common = False``).  ``n_fixed_ok``: the ok seeds the median
+    is over.  Under the adaptive n-search these can be few: a seed stopped after two passes
+    (``eps_reached``) has no record there, so the median is over the seeds still running, the
+    slowest ones; the report shows the count beside the fixed n.
     """
-    cols = [*CURVE_KEYS, "n_fixed", "err_fixed", "err_fixed_q25", "err_fixed_q75", "common"]
+    cols = [*CURVE_KEYS, "n_fixed", "err_fixed", "err_fixed_q25", "err_fixed_q75", "common",
+            "n_fixed_ok"]
     ok = curves[curves["n_ok"] > 0] if len(curves) else curves
     if ok.empty:
         return pd.DataFrame(columns=cols)
@@ -101,7 +105,8 @@ def error_at_fixed_n(curves: pd.DataFrame) -> pd.DataFrame:
         for label, h in g.groupby("label", sort=True):
             n = max(shared) if shared else h["n"].max()
             r = h[h["n"] == n].iloc[0]
-            rows.append((task_label, d, label, n, r["median"], r["q25"], r["q75"], bool(shared)))
+            rows.append((task_label, d, label, n, r["median"], r["q25"], r["q75"], bool(shared),
+                         int(r["n_ok"])))
     return pd.DataFrame(rows, columns=cols)
 
 
