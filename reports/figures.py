@@ -141,6 +141,15 @@ def curve_limits(values: np.ndarray, thresholds: np.ndarray) -> tuple[float, flo
     return lo, hi
 
 
+def thin_points(g: pd.DataFrame) -> np.ndarray:
+    """Points of one learning curve whose median is over fewer than half its seeds: ``n_ok`` <
+    S / 2, S the most records the curve has at one n (every seed has a record at every n it
+    reached, skipped or not).  Under the adaptive search these are a fast learner's largest n,
+    where the seeds that passed twice were stopped and only the slowest still run."""
+    total = (g["n_ok"] + g["n_failed"] + g["n_timeout"] + g["n_skipped"]).max()
+    return (g["n_ok"] < total / 2).to_numpy()
+
+
 def learning_curve_figures(a: Analysis, out: Path) -> list[Figure]:
     """One figure per task name: rows = task configurations, columns = d."""
     styles, figs = run_styles(a), []
@@ -151,6 +160,8 @@ def learning_curve_figures(a: Analysis, out: Path) -> list[Figure]:
         short, const = config_titles(a.records, task)
         t_here = thr[thr.index.get_level_values(0).isin(c["task_label"].unique())].to_numpy()
         lo, hi = curve_limits(c["median"].to_numpy(float), np.asarray(t_here, float))
+        any_thin = any(thin_points(g).any() for _, g in c.groupby(
+            ["task_label", "d", "label"]))
         grid = sns.FacetGrid(c, row="task_label", col="d", height=2.2, aspect=1.25,
                              sharey=True, despine=False, margin_titles=False)
 
@@ -161,8 +172,12 @@ def learning_curve_figures(a: Analysis, out: Path) -> list[Figure]:
                 med = g["median"].to_numpy(float)
                 ax.fill_between(g["n"], np.maximum(g["q25"], floor), np.maximum(g["q75"], floor),
                                 color=st["color"], alpha=0.18, lw=0)
-                ax.plot(g["n"], np.maximum(med, floor), color=st["color"], marker=st["marker"],
-                        ms=3, lw=1.2)
+                n, y, thin = g["n"].to_numpy(float), np.maximum(med, floor), thin_points(g)
+                ax.plot(n, y, color=st["color"], ls=":", lw=1.0)  # every point, dotted ...
+                solid = np.where(thin, np.nan, y)  # ... solid between points of most seeds
+                ax.plot(n, solid, color=st["color"], marker=st["marker"], ms=3, lw=1.2)
+                ax.scatter(n[thin], y[thin], marker=st["marker"], s=9, facecolors="white",
+                           edgecolors=st["color"], linewidths=0.8, zorder=3)
                 below = med < floor
                 if below.any():
                     ax.scatter(g["n"].to_numpy()[below], np.full(below.sum(), floor), marker="v",
@@ -180,15 +195,20 @@ def learning_curve_figures(a: Analysis, out: Path) -> list[Figure]:
         grid.set_axis_labels("n (training samples)", "test error (nMSE)")
         learner_legend(grid, styles, labels, [
             ("eps threshold", {"color": GREY, "ls": "--"}),
-            ("below the axis", {"color": GREY, "marker": "v", "ls": "", "mfc": "white"})])
+            ("below the axis", {"color": GREY, "marker": "v", "ls": "", "mfc": "white"}),
+            *([("< half the seeds", {"color": GREY, "marker": "o", "ls": ":", "mfc": "white",
+                                     "ms": 3})] if any_thin else [])])
         title = f"Learning curves: {task}" + (f" ({const})" if const else "")
         figs.append(save_figure(grid, out, f"learning_curves_{slug(task)}", title,
                                 "Median test error over seeds against n, with the "
                                 "inter-quartile range as a band; dashed: the eps threshold (for "
                                 "relative eps, its median over the seeds' teachers); open "
                                 "triangles on the lower edge: medians below the axis range "
-                                f"(more than {FLOOR_DECADES:g} decades under the threshold). "
-                                "Log-log axes."))
+                                f"(more than {FLOOR_DECADES:g} decades under the threshold); "
+                                "open markers on a dotted line: medians over fewer than half "
+                                "the seeds (the adaptive search had stopped the others after "
+                                "two passes below eps, so these are the slowest seeds, or they "
+                                "failed there). Log-log axes."))
     return figs
 
 

@@ -435,3 +435,14 @@ def test_fixed_n_error_says_how_many_seeds_its_median_is_over(tmp_path):
     assert "0.2 [0.2, 0.2] | 400 (1 of 3 seeds) | 3 |" in rows["fast"]
     assert "0.5 [0.45, 0.55] | 400 | 3 |" in rows["slow"]
     assert "'k of S seeds' where that is not all of them" in md
+
+
+def test_learning_curve_points_over_few_seeds_are_marked():
+    from reports.figures import thin_points
+
+    # 4 seeds: all ok at 100; at 200 one stopped; at 400 three stopped (1 ok < 4 / 2);
+    # at 800 two ok and two failed (2 ok is half: not thin)
+    g = pd.DataFrame({"n": [100, 200, 400, 800], "n_ok": [4, 3, 1, 2],
+                      "n_failed": [0, 0, 0, 2], "n_timeout": [0, 0, 0, 0],
+                      "n_skipped": [0, 1, 3, 0]})
+    assert thin_points(g).tolist() == [False, False, True, False]
