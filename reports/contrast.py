@@ -20,8 +20,14 @@ import seaborn as sns
 from harness.analysis import Analysis
 from reports import tables as T
 from reports.figures import (
+    BELOW_KEY,
+    FEW_SEEDS_KEY,
+    FEW_SEEDS_TEXT,
     Figure,
+    curve_limits,
     d_grid,
+    draw_medians,
+    facet_titles,
     finish_d_grid,
     learner_legend,
     run_styles,
@@ -221,7 +227,8 @@ def nstar_theory_figures(a: Analysis, out: Path) -> list[Figure]:
 
 
 def kappa_figures(a: Analysis, out: Path) -> list[Figure]:
-    """Per task: median test error against kappa, rows = task configurations, columns = d."""
+    """Per task: median test error against kappa, rows = task configurations, columns = d; the
+    learning-curve figure's conventions (band, y floor, short panel titles)."""
     k = a.kappa
     if k is None or k.empty:
         return []
@@ -229,15 +236,14 @@ def kappa_figures(a: Analysis, out: Path) -> list[Figure]:
     thr = a.kappa_thresholds
     for task, c in k.groupby("task", sort=True):
         labels = sorted(c["label"].unique())
+        short, const = T.config_titles(a.records, task)
+        lo, hi = curve_limits(c["median"].to_numpy(float), c["threshold"].to_numpy(float))
         grid = sns.FacetGrid(c, row="task_label", col="d", height=2.3, aspect=1.2,
-                             sharey=True, sharex=False, despine=False)
+                             sharey=True, sharex=False, despine=False, margin_titles=False)
 
-        def draw(data: pd.DataFrame, **_kw) -> None:
+        def draw(data: pd.DataFrame, floor: float = lo, **_kw) -> None:
             ax = plt.gca()
-            for label, g in data.groupby("label", sort=True):
-                st, g = styles[label], g.sort_values("kappa")
-                ax.plot(g["kappa"], g["median"], color=st["color"], marker=st["marker"], ms=3,
-                        lw=1.2)
+            draw_medians(ax, data, "kappa", styles, floor)
             tl, d = data["task_label"].iloc[0], data["d"].iloc[0]
             t = data["threshold"].median()
             if np.isfinite(t):
@@ -253,16 +259,22 @@ def kappa_figures(a: Analysis, out: Path) -> list[Figure]:
         grid.map_dataframe(draw)
         for ax in np.ravel(grid.axes):
             ax.set_yscale("log")
-        grid.set_titles("{row_name}, d = {col_name}")
+        grid.set(ylim=(lo, hi))
+        facet_titles(grid, short)
         grid.set_axis_labels("kappa = log n / log d", "test error (normalised MSE)")
         learner_legend(grid, styles, labels, [
             ("eps threshold", {"color": "0.3", "ls": "--"}),
-            ("kernel threshold kappa_q", {"color": "0.5", "ls": ":"})])
+            ("kernel threshold kappa_q", {"color": "0.5", "ls": ":"}), BELOW_KEY,
+            *([FEW_SEEDS_KEY] if c["few_seeds"].any() else [])])
+        title = f"Test error against kappa = log n / log d: {task}" + (
+            f" ({const})" if const else "")
         figs.append(save_figure(
-            grid, out, f"kappa_{slug(task)}", f"Test error against kappa = log n / log d: {task}",
-            "Median test error over seeds against kappa = log n / log d, one panel per task "
-            "configuration and d; dotted: the kernel thresholds kappa_q = log C(d+q, q) / log d "
-            "(on the cube log sum_{k<=q} C(d, k) / log d); dashed: the eps threshold."))
+            grid, out, f"kappa_{slug(task)}", title,
+            "Median test error over seeds against kappa = log n / log d, with the "
+            "inter-quartile range as a band, one panel per task configuration and d; dotted: "
+            "the kernel thresholds kappa_q = log C(d+q, q) / log d (on the cube log "
+            "sum_{k<=q} C(d, k) / log d); dashed: the eps threshold; open triangles on the "
+            f"lower edge: medians below the axis range; {FEW_SEEDS_TEXT}."))
     return figs
 
 

@@ -141,13 +141,46 @@ def curve_limits(values: np.ndarray, thresholds: np.ndarray) -> tuple[float, flo
     return lo, hi
 
 
-def thin_points(g: pd.DataFrame) -> np.ndarray:
-    """Points of one learning curve whose median is over fewer than half its seeds: ``n_ok`` <
-    S / 2, S the most records the curve has at one n (every seed has a record at every n it
-    reached, skipped or not).  Under the adaptive search these are a fast learner's largest n,
-    where the seeds that passed twice were stopped and only the slowest still run."""
-    total = (g["n_ok"] + g["n_failed"] + g["n_timeout"] + g["n_skipped"]).max()
-    return (g["n_ok"] < total / 2).to_numpy()
+def draw_curve(ax, x: np.ndarray, y: np.ndarray, few: np.ndarray, st: dict) -> None:
+    """One median curve: a solid line with filled markers between points of most seeds, and the
+    points over fewer than half the seeds (``few``, the curves' ``few_seeds``) as open markers on
+    a dotted line through every point."""
+    x, y, few = np.asarray(x, float), np.asarray(y, float), np.asarray(few, bool)
+    ax.plot(x, y, color=st["color"], ls=":", lw=1.0)
+    ax.plot(x, np.where(few, np.nan, y), color=st["color"], marker=st["marker"], ms=3, lw=1.2)
+    ax.scatter(x[few], y[few], marker=st["marker"], s=9, facecolors="white",
+               edgecolors=st["color"], linewidths=0.8, zorder=3)
+
+
+def draw_medians(ax, data: pd.DataFrame, x: str, styles: dict, floor: float) -> None:
+    """Every learner's median curve of one panel against column ``x`` (n, or kappa): the
+    inter-quartile band, the median (:func:`draw_curve`), medians below ``floor`` drawn on it as
+    open triangles."""
+    for label, g in data.groupby("label", sort=True):
+        st, g = styles[label], g.sort_values(x)
+        med = g["median"].to_numpy(float)
+        ax.fill_between(g[x], np.maximum(g["q25"], floor), np.maximum(g["q75"], floor),
+                        color=st["color"], alpha=0.18, lw=0)
+        draw_curve(ax, g[x], np.maximum(med, floor), g["few_seeds"], st)
+        below = med < floor
+        if below.any():
+            ax.scatter(g[x].to_numpy()[below], np.full(below.sum(), floor), marker="v", s=28,
+                       facecolors="white", edgecolors=st["color"], zorder=4, clip_on=False)
+
+
+def facet_titles(grid: sns.FacetGrid, short: dict[str, str]) -> None:
+    """Panel titles of a (task configuration x d) grid: "p = 4, d = 16", naming only what
+    differs between the configurations (``short`` from :func:`reports.tables.config_titles`)."""
+    for (row, col), ax in grid.axes_dict.items():
+        ax.set_title(f"{short.get(row, '')}, d = {col}" if short.get(row) else f"d = {col}")
+
+
+BELOW_KEY = ("below the axis", {"color": GREY, "marker": "v", "ls": "", "mfc": "white"})
+FEW_SEEDS_KEY = ("< half the seeds", {"color": GREY, "marker": "o", "ls": ":", "mfc": "white",
+                                      "ms": 3})
+FEW_SEEDS_TEXT = ("open markers on a dotted line: medians over fewer than half the seeds (the "
+                  "adaptive search had stopped the others after two passes below eps, so these "
+                  "are the slowest seeds, or they failed there)")
 
 
 def learning_curve_figures(a: Analysis, out: Path) -> list[Figure]:
@@ -160,29 +193,12 @@ def learning_curve_figures(a: Analysis, out: Path) -> list[Figure]:
         short, const = config_titles(a.records, task)
         t_here = thr[thr.index.get_level_values(0).isin(c["task_label"].unique())].to_numpy()
         lo, hi = curve_limits(c["median"].to_numpy(float), np.asarray(t_here, float))
-        any_thin = any(thin_points(g).any() for _, g in c.groupby(
-            ["task_label", "d", "label"]))
         grid = sns.FacetGrid(c, row="task_label", col="d", height=2.2, aspect=1.25,
                              sharey=True, despine=False, margin_titles=False)
 
         def draw(data: pd.DataFrame, floor: float = lo, **_kw) -> None:
             ax = plt.gca()
-            for label, g in data.groupby("label", sort=True):
-                st, g = styles[label], g.sort_values("n")
-                med = g["median"].to_numpy(float)
-                ax.fill_between(g["n"], np.maximum(g["q25"], floor), np.maximum(g["q75"], floor),
-                                color=st["color"], alpha=0.18, lw=0)
-                n, y, thin = g["n"].to_numpy(float), np.maximum(med, floor), thin_points(g)
-                ax.plot(n, y, color=st["color"], ls=":", lw=1.0)  # every point, dotted ...
-                solid = np.where(thin, np.nan, y)  # ... solid between points of most seeds
-                ax.plot(n, solid, color=st["color"], marker=st["marker"], ms=3, lw=1.2)
-                ax.scatter(n[thin], y[thin], marker=st["marker"], s=9, facecolors="white",
-                           edgecolors=st["color"], linewidths=0.8, zorder=3)
-                below = med < floor
-                if below.any():
-                    ax.scatter(g["n"].to_numpy()[below], np.full(below.sum(), floor), marker="v",
-                               s=28, facecolors="white", edgecolors=st["color"], zorder=4,
-                               clip_on=False)
+            draw_medians(ax, data, "n", styles, floor)
             t = thr.get((data["task_label"].iloc[0], data["d"].iloc[0]), np.nan)
             if np.isfinite(t):
                 ax.axhline(t, color=GREY, ls="--", lw=0.8)
@@ -190,14 +206,11 @@ def learning_curve_figures(a: Analysis, out: Path) -> list[Figure]:
         grid.map_dataframe(draw)
         loglog(grid)
         grid.set(ylim=(lo, hi))
-        for (row, col), ax in grid.axes_dict.items():
-            ax.set_title(f"{short.get(row, '')}, d = {col}" if short.get(row) else f"d = {col}")
+        facet_titles(grid, short)
         grid.set_axis_labels("n (training samples)", "test error (nMSE)")
         learner_legend(grid, styles, labels, [
-            ("eps threshold", {"color": GREY, "ls": "--"}),
-            ("below the axis", {"color": GREY, "marker": "v", "ls": "", "mfc": "white"}),
-            *([("< half the seeds", {"color": GREY, "marker": "o", "ls": ":", "mfc": "white",
-                                     "ms": 3})] if any_thin else [])])
+            ("eps threshold", {"color": GREY, "ls": "--"}), BELOW_KEY,
+            *([FEW_SEEDS_KEY] if c["few_seeds"].any() else [])])
         title = f"Learning curves: {task}" + (f" ({const})" if const else "")
         figs.append(save_figure(grid, out, f"learning_curves_{slug(task)}", title,
                                 "Median test error over seeds against n, with the "
@@ -205,10 +218,7 @@ def learning_curve_figures(a: Analysis, out: Path) -> list[Figure]:
                                 "relative eps, its median over the seeds' teachers); open "
                                 "triangles on the lower edge: medians below the axis range "
                                 f"(more than {FLOOR_DECADES:g} decades under the threshold); "
-                                "open markers on a dotted line: medians over fewer than half "
-                                "the seeds (the adaptive search had stopped the others after "
-                                "two passes below eps, so these are the slowest seeds, or they "
-                                "failed there). Log-log axes."))
+                                f"{FEW_SEEDS_TEXT}. Log-log axes."))
     return figs
 
 

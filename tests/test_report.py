@@ -278,6 +278,7 @@ def test_quick_like_figures_have_short_titles_and_no_overlapping_text(tmp_path):
     import json
 
     from harness.analysis import analyse_run
+    from reports.contrast import kappa_figures
     from reports.figures import learning_curve_figures, nstar_figures, verdict_figures
     from reports.savefig import TEXT_BOXES, figure_formats, overlapping_texts
     from reports.style import apply_style
@@ -299,15 +300,18 @@ def test_quick_like_figures_have_short_titles_and_no_overlapping_text(tmp_path):
     out = tmp_path / "figures"
     with figure_formats("png,svg,pdf"):
         figs = {"curves": learning_curve_figures(a, out), "nstar": nstar_figures(a, out),
-                "verdict": verdict_figures(a, out)}
+                "verdict": verdict_figures(a, out), "kappa": kappa_figures(a, out)}
+    assert figs["kappa"]
     boxes = json.loads((out / TEXT_BOXES).read_text())
     assert sorted(boxes) == sorted(f.name for fs in figs.values() for f in fs)
     for name, fig_boxes in boxes.items():
         assert overlapping_texts(fig_boxes) == [], name
-    texts = {b[4] for b in boxes["learning_curves_multi_index"]}
-    assert {"p = 2, d = 8", "p = 4, d = 24"} <= texts  # short facet titles
-    assert not any("low_share" in t and "d =" in t for t in texts)
-    assert "Learning curves: multi_index (low_share = 0.5, r = 2)" in texts
+    for name in ("learning_curves_multi_index", "kappa_multi_index"):
+        texts = {b[4] for b in boxes[name]}
+        assert {"p = 2, d = 8", "p = 4, d = 24"} <= texts, name  # short facet titles
+        assert not any("low_share" in t and "d =" in t for t in texts), name
+    assert "Learning curves: multi_index (low_share = 0.5, r = 2)" in {
+        b[4] for b in boxes["learning_curves_multi_index"]}
     verdict = {b[4] for b in boxes["verdict"]}
     assert "theory at the run's d" in verdict and "multi_index (low_share = 0.5, r = 2)" in verdict
     assert not any("{" in t for t in verdict)  # no JSON in the titles
@@ -437,12 +441,22 @@ def test_fixed_n_error_says_how_many_seeds_its_median_is_over(tmp_path):
     assert "'k of S seeds' where that is not all of them" in md
 
 
-def test_learning_curve_points_over_few_seeds_are_marked():
-    from reports.figures import thin_points
+def test_learning_curve_points_over_few_seeds_are_marked(tmp_path):
+    from harness.analysis import learning_curves, load_records
 
     # 4 seeds: all ok at 100; at 200 one stopped; at 400 three stopped (1 ok < 4 / 2);
-    # at 800 two ok and two failed (2 ok is half: not thin)
-    g = pd.DataFrame({"n": [100, 200, 400, 800], "n_ok": [4, 3, 1, 2],
-                      "n_failed": [0, 0, 0, 2], "n_timeout": [0, 0, 0, 0],
-                      "n_skipped": [0, 1, 3, 0]})
-    assert thin_points(g).tolist() == [False, False, True, False]
+    # at 800 two ok and two failed (2 ok is half: not few)
+    def rec(n, seed, status="ok"):
+        return Record(key=f"{n}{seed}", task="toy", task_label="toy(p=2)", task_params={"p": 2},
+                      d=8, learner="a", label="a", learner_params={}, n=n, seed=seed,
+                      status=status, family="hierarchical",
+                      reason=None if status == "ok" else "adaptive: eps reached at n=1 and n=2",
+                      test_error=0.1 if status == "ok" else None, top_share=0.5,
+                      hierarchy_index=2.0, task_info={"index_param": "p", "top_share": 0.5})
+
+    status = {100: "oooo", 200: "ooos", 400: "osss", 800: "ooff"}
+    recs = [rec(n, s, {"o": "ok", "s": "skipped", "f": "failed"}[c])
+            for n, cs in status.items() for s, c in enumerate(cs)]
+    write_run(tmp_path, recs, {"name": "few"})
+    lc = learning_curves(load_records(tmp_path)).sort_values("n")
+    assert lc["few_seeds"].tolist() == [False, False, True, False]

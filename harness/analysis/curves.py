@@ -18,7 +18,7 @@ from harness.store import METRICS, STATUSES, Status
 META = ["task", "learner", "family", "hierarchy_index"]
 CURVE_COLUMNS = [
     *CURVE_KEYS, "n", *META, "median", "q25", "q75", "n_ok", "n_failed", "n_timeout",
-    "n_skipped", "wall_median", "cpu_median",
+    "n_skipped", "wall_median", "cpu_median", "few_seeds",
 ]
 
 
@@ -29,6 +29,10 @@ def learning_curves(df: pd.DataFrame) -> pd.DataFrame:
     (linear interpolation) of ``test_error`` over the ok seeds.  ``n_failed``, ``n_timeout`` and
     ``n_skipped`` count the other records of the same point, so no outcome disappears.
     ``wall_median`` / ``cpu_median``: median fit wall / CPU seconds over the ok seeds.
+    ``few_seeds``: the median is over fewer than half the curve's seeds (``n_ok`` < S / 2, S the
+    most records the curve has at one n; every seed has a record at every n it reached, skipped
+    or not).  Under the adaptive search these are a fast learner's largest n, where the seeds
+    that passed twice were stopped and only the slowest still run: the curve can rise there.
     """
     if df.empty:
         return pd.DataFrame(columns=CURVE_COLUMNS)
@@ -48,7 +52,11 @@ def learning_curves(df: pd.DataFrame) -> pd.DataFrame:
     )
     out["q25"] = grp["_err"].quantile(0.25)
     out["q75"] = grp["_err"].quantile(0.75)
-    return out.reset_index()[CURVE_COLUMNS]
+    out = out.reset_index()
+    records = out[["n_ok", "n_failed", "n_timeout", "n_skipped"]].sum(axis=1)
+    seeds = records.groupby([out[k] for k in CURVE_KEYS], dropna=False).transform("max")
+    out["few_seeds"] = out["n_ok"] < seeds / 2
+    return out[CURVE_COLUMNS]
 
 
 METRIC_CURVE_COLUMNS = [*CURVE_KEYS, "n", "metric", "direction", "on", "median", "q25", "q75",

@@ -23,7 +23,7 @@ import pandas as pd
 from harness.analysis.theory import kernel_thresholds
 
 KAPPA_COLUMNS = ["task_label", "task", "d", "label", "family", "n", "kappa", "median", "q25",
-                 "q75", "n_ok", "threshold"]
+                 "q75", "n_ok", "few_seeds", "threshold"]
 THRESHOLD_COLUMNS = ["task_label", "task", "d", "q", "kappa_q"]
 
 
