@@ -193,7 +193,9 @@ def _blocks(a: Analysis, figs: dict) -> list[tuple[str, object]]:
         ("p", "Delta beta with a paired bootstrap CI (the same seed resamples for both learners):"),
         *_footnoted(paired_beta),
         ("p", "Per-seed error ratios at the largest n both learners ran, at each task's largest "
-              "d (Wilcoxon signed-rank test over the shared seeds):"),
+              "d (Wilcoxon signed-rank test over the shared seeds). Where the adaptive search had "
+              "stopped some of a learner's seeds there (two passes below eps), the shared seeds "
+              "are its slowest ones, which tilts the comparison against it:"),
         ("table", paired_err),
         ("h2", "Definitions"),
         ("p", f"{a.eps.text()}. Bootstrap: {a.n_boot} resamples, generator seed {a.seed}, "
