@@ -38,13 +38,17 @@ def test_task_degree_priced_as_the_explicit_degree(p):
 def test_paper_damian_poly_features_priced_or_refused_as_the_run_would():
     """Every poly_features job of paper-damian is either priced at its task's p or refused by
     the run's admission for memory, and the refused ones are exactly those whose degree-p
-    features at (n, d) pass the budget's memory cap or the learner's own (3.5 GiB)."""
+    features at (n, d) pass the budget's memory cap or the learner's own (the preset's
+    ``memory_limit_gb``, 14 GiB, under the 16 GiB budget)."""
     from learners import make_learner
 
     spec = load_spec("paper-damian")
     resources = JobResources()
     admit, values = resource_admission(spec, resources), resources.values
-    cap = min(spec.budget.memory_gb, 3.5) * 2**30
+    own = next(entry.params["memory_limit_gb"] for entry in spec.learners
+               if entry.name == "poly_features")
+    assert own < spec.budget.memory_gb
+    cap = min(spec.budget.memory_gb, own) * 2**30
     priced = refused = 0
     for series in plan(spec):
         for job in series.jobs:
