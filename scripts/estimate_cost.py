@@ -14,6 +14,7 @@ as such; one without records in the calibration run is priced by its bare model,
 and left out of the sum.
 
     python scripts/estimate_cost.py full --calibrate runs/quick --workers 16
+    python scripts/estimate_cost.py full --calibrate runs/quick runs/three-layer-cal --workers 16
 """
 
 from __future__ import annotations
@@ -37,10 +38,19 @@ def model_seconds(resources: JobResources, name: str, params: dict, n: int, d: i
     return None if res is None or res.seconds is None else float(res.seconds)
 
 
-def calibration(folder: str) -> dict[str, float]:
-    con = sqlite3.connect(f"file:{folder}/results.sqlite?mode=ro", uri=True)
-    df = pd.read_sql("select task, task_params, learner, learner_params, n, d, fit_wall_s "
-                     "from records where status = 'ok' and n >= 256", con)
+def calibration(folders: str | list[str]) -> dict[str, float]:
+    """Per learner, the median of (measured fit wall s) / t_model(n, d) over its ok records with
+    n >= 256 in the run folders, pooled (e.g. quick, and a small run of a learner quick leaves
+    out)."""
+    folders = [folders] if isinstance(folders, str) else folders
+    frames = []
+    for folder in folders:
+        con = sqlite3.connect(f"file:{folder}/results.sqlite?mode=ro", uri=True)
+        frames.append(pd.read_sql("select task, task_params, learner, learner_params, n, d, "
+                                  "fit_wall_s from records where status = 'ok' and n >= 256",
+                                  con))
+        con.close()
+    df = pd.concat(frames, ignore_index=True)
     resources = JobResources()
     ratios = defaultdict(list)
     for row in df.itertuples():
@@ -55,7 +65,8 @@ def calibration(folder: str) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("preset")
-    ap.add_argument("--calibrate", required=True, help="a run folder with measured fit times")
+    ap.add_argument("--calibrate", required=True, nargs="+",
+                    help="run folders with measured fit times (pooled per learner)")
     ap.add_argument("--workers", type=int, default=16)
     a = ap.parse_args()
     spec = load_spec(a.preset)

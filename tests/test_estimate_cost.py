@@ -146,3 +146,30 @@ def test_admission_admits_a_job_whose_task_raises_when_built():
 
     rec = run_job(job)
     assert rec.status == "failed" and "boom while building" in rec.reason
+
+
+def test_calibration_pools_run_folders(tmp_path):
+    """c per learner = the median of measured / model seconds over the ok records (n >= 256) of
+    every folder given: two folders with ratios 2 and 4 for krr give 3; a learner in one folder
+    only is calibrated from it; n < 256 and non-ok records are left out."""
+    from harness.store import Record
+    from reports.synthetic import write_run
+
+    resources = JobResources()
+
+    def rec(learner, n, ratio, status="ok"):
+        t = estimate_cost.model_seconds(resources, learner, {}, n, 8)
+        return Record(key=f"{learner}{n}{ratio}{status}", task="multi_index",
+                      task_label="multi_index(p=2)", task_params={"p": 2}, d=8, learner=learner,
+                      label=learner, learner_params={}, n=n, seed=0, status=status,
+                      family="non-hierarchical", test_error=0.1 if status == "ok" else None,
+                      fit_wall_s=ratio * t if status == "ok" else None)
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    write_run(a, [rec("krr", 512, 2.0), rec("krr", 1024, 2.0), rec("krr", 128, 50.0),
+                  rec("ntk", 512, 0.5)], {"name": "a"})
+    write_run(b, [rec("krr", 512, 4.0), rec("krr", 2048, 4.0),
+                  rec("krr", 4096, 9.0, status="failed")], {"name": "b"})
+    cal = estimate_cost.calibration([str(a), str(b)])
+    assert cal["krr"] == pytest.approx(3.0) and cal["ntk"] == pytest.approx(0.5)
+    assert estimate_cost.calibration(str(a))["krr"] == pytest.approx(2.0)
