@@ -7,6 +7,9 @@ of :class:`Figure`.
   task configuration x d (titles name only what differs: "p = 4, d = 16"), log-log, the eps
   threshold dashed; the y axis covers the informative range (down to ``FLOOR_DECADES`` decades
   below the smallest threshold) and points below it are drawn on the edge as open triangles;
+  medians over fewer than half the seeds (``few_seeds``: a fast learner's largest n under the
+  adaptive search) are open markers on a dotted line (the kappa figure of :mod:`reports.contrast`
+  draws its curves the same way, :func:`draw_medians`);
 * n* against d, log-log: interpolated n* as markers, right-censored n* as upward arrows (n* >
   value), n* at the grid's first point as downward arrows (n* <= value), fitted n* = e^a d^beta
   solid, the theory's slope for the learner's family dashed;
