@@ -26,6 +26,7 @@ from harness.store import Status
 from reports import tables as T
 from reports.contrast import (
     contrast_figures,
+    contrast_table,
     definitions_text,
     headline_blocks,
     kappa_blocks,
@@ -95,7 +96,9 @@ def _grouped(a: Analysis, table: pd.DataFrame, what: str) -> list[tuple[str, obj
 def first_screen(a: Analysis, figs: dict) -> list[tuple[str, object]]:
     """What was run, the verdict and the headline figure.
 
-    The paired kernel-minus-deep contrast table goes directly above the verdict table."""
+    With a contrast: the paired kernel-minus-deep contrast table, the headline figure, then the
+    verdict per learner (quick's eight learners made that table push the figure off the first
+    screen); without one, the verdict per learner comes first."""
     name = a.spec.get("name", a.run_dir.name)
     blocks: list[tuple[str, object]] = [("h1", f"hierbench report: {name}"),
                                         ("h2", "What was run"), ("facts", run_overview(a))]
@@ -104,7 +107,13 @@ def first_screen(a: Analysis, figs: dict) -> list[tuple[str, object]]:
     if notes:
         blocks.append(("note", notes))
     blocks.append(("h2", "Verdict: does beta grow with depth/degree?"))
-    blocks += contrast_blocks(a)  # slot: the contrast table, above the verdict table
+    contrast = contrast_blocks(a)
+    has_contrast = not contrast_table(a).empty
+    head = headline_figure(figs)
+    blocks += contrast
+    if has_contrast and head is not None:
+        blocks.append(("headline", head))
+    blocks.append(("h3", "Verdict per learner"))
     verdict = T.verdict_table(a)
     sweep = ~verdict["why"].astype(str).str.startswith("one index value")
     if len(verdict) and not sweep.any():
@@ -121,8 +130,7 @@ def first_screen(a: Analysis, figs: dict) -> list[tuple[str, object]]:
         blocks.append(("p", "No verdict: the run has no task family with an estimable beta."))
     elif len(verdict):
         blocks += _footnoted(verdict)
-    head = headline_figure(figs)
-    if head is not None:
+    if not has_contrast and head is not None:
         blocks.append(("headline", head))
     return blocks
 
@@ -137,7 +145,6 @@ def contrast_blocks(a: Analysis) -> list[tuple[str, object]]:
     out += _footnote_tables(tables)
     out.append(("details", ("How the contrast is defined, and how many comparisons this "
                             "report makes", [("small", words)])))
-    out.append(("h3", "Verdict per learner"))
     return out
 
 
@@ -181,7 +188,9 @@ def _blocks(a: Analysis, figs: dict) -> list[tuple[str, object]]:
         ("h3", "Fit notes"),
         ("p", "Per learner: fits marked approximate (fewer Nystrom/Falkon centres than the "
               "target needs), fits that ended on their step/epoch budget rather than on a "
-              "plateau, and the polynomial degree used (poly_features)."),
+              "plateau, and of those the ones whose error was still above eps (more steps might "
+              "have passed them, and so lowered n*; a fit already below eps that was cut short "
+              "cannot raise n*), and the polynomial degree used (poly_features)."),
         ("table", fit_notes) if len(fit_notes) else
         ("p", "No fit was marked approximate or ended on its budget."),
         ("h3", "Cost per learner"),

@@ -5,8 +5,10 @@
   started/finished, else the sum of the fit times): the first table of the report;
 * :func:`fit_notes_table` -- per learner: ok fits, how many the learner marked approximate
   (``fit_info["approximate"]``: Nystrom/Falkon with fewer centres than the target needs) and how
-  many ended on their step/epoch budget (``fit_info["budget_exhausted"]``), and the polynomial
-  degree used (``fit_info["degree"]``, poly_features);
+  many ended on their step/epoch budget (``fit_info["budget_exhausted"]``), of those how many
+  had not reached eps (test error > the record's threshold: more steps might have passed them
+  and so lowered n*; one already below eps cannot raise n* by stopping early), and the
+  polynomial degree used (``fit_info["degree"]``, poly_features);
 * :func:`degree_text` -- "degree 3" / "degree 2-4" per (task configuration, learner), to label
   poly_features rows;
 * :func:`cost_table` -- per learner: fit seconds (summed, slowest) and the peak resident memory
@@ -190,9 +192,10 @@ def degree_text(a: Analysis, by: tuple[str, ...] = ("task_label", "label")) -> d
 
 
 def fit_notes_table(a: Analysis) -> pd.DataFrame:
-    """Per learner: ok fits, approximate fits, fits that ended on their budget, degree used."""
-    cols = ["learner", "ok fits", "approximate", "ended on budget", "degree used",
-            "approximation reason (first)"]
+    """Per learner: ok fits, approximate fits, fits that ended on their budget (and how many of
+    those had not reached eps: test error > the record's threshold), degree used."""
+    cols = ["learner", "ok fits", "approximate", "ended on budget", "on budget above eps",
+            "degree used", "approximation reason (first)"]
     df = a.records
     if not len(df) or "fit_info" not in df:
         return pd.DataFrame(columns=cols)
@@ -200,11 +203,14 @@ def fit_notes_table(a: Analysis) -> pd.DataFrame:
     ok["approx"] = _info(ok, "approximate").map(lambda v: v is True)
     ok["budget"] = _info(ok, "budget_exhausted").map(lambda v: v is True)
     ok["why"] = _info(ok, "approx_reason")
+    thr = a.eps.threshold(ok["top_share"].to_numpy()) if "top_share" in ok else np.nan
+    ok["above"] = ~(pd.to_numeric(ok["test_error"], errors="coerce").to_numpy() <= thr)
     degrees = degree_text(a, by=("label",))
     rows = []
     for label, g in ok.groupby("label", sort=True):
         why = g.loc[g["approx"], "why"].dropna()
         rows.append([label, len(g), int(g["approx"].sum()), int(g["budget"].sum()),
+                     int((g["budget"] & g["above"]).sum()),
                      degrees.get(label, ""), str(why.iloc[0]) if len(why) else ""])
     table = pd.DataFrame(rows, columns=cols)
     keep = (table["approximate"] > 0) | (table["ended on budget"] > 0) | (
@@ -213,14 +219,15 @@ def fit_notes_table(a: Analysis) -> pd.DataFrame:
 
 
 def fit_notes_summary(table: pd.DataFrame) -> str | None:
-    """One sentence for the first screen when some fits were approximate or ended on budget."""
-    parts = []
-    for _, r in table.iterrows():
-        if r["approximate"]:
-            parts.append(f"{r['approximate']} of {r['ok fits']} {r['learner']} fits approximate")
-        if r["ended on budget"]:
-            parts.append(f"{r['ended on budget']} of {r['ok fits']} {r['learner']} fits ended "
-                         "on their budget")
+    """One compact sentence for the first screen when some fits were approximate or ended on
+    budget: "Fit notes: approximate: krr 3 of 200; ended on their budget (of them above eps):
+    mlp 114 of 292 (52), ... (see 'Fit notes' below)."."""
+    approx = [f"{r['learner']} {r['approximate']} of {r['ok fits']}"
+              for _, r in table.iterrows() if r["approximate"]]
+    budget = [f"{r['learner']} {r['ended on budget']} of {r['ok fits']} "
+              f"({r['on budget above eps']})" for _, r in table.iterrows() if r["ended on budget"]]
+    parts = ([f"approximate: {', '.join(approx)}"] if approx else []) + (
+        [f"ended on their budget (of them above eps): {', '.join(budget)}"] if budget else [])
     return ("Fit notes: " + "; ".join(parts) + " (see 'Fit notes' below).") if parts else None
 
 

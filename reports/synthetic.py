@@ -211,3 +211,43 @@ def demo_run(run_dir: str | Path, seed: int = 0, ds: Iterable[int] = (4, 6, 8, 1
     return synthetic_run(run_dir, tasks, laws, ds=list(ds), seeds=list(seeds),
                          grid=n_grid(16, n_max), eps={"kind": "absolute", "value": 0.1},
                          seed=seed, provenance=prov if provenance else None)
+
+
+#: quick's learners and their families (the first-screen and figure tests use quick's shape)
+QUICK_LEARNERS = {"krr": "non-hierarchical", "ntk": "non-hierarchical",
+                  "poly_features": "non-hierarchical", "random_features": "non-hierarchical",
+                  "mlp": "hierarchical", "two_layer": "hierarchical", "bfc_net": "hierarchical",
+                  "layerwise": "layerwise"}
+
+
+def quick_like_run(run_dir: str | Path, seeds: Iterable[int] = (0, 1)) -> Path:
+    """A run shaped like the quick preset's: its eight learners, multi_index with long parameter
+    labels at p = 3, 4, quick's d values and n grid (kernels' beta = 0.75 p, as measured, the
+    others 1.5), and every other net fit marked as ended on its budget (so the first screen
+    carries the fit-notes line)."""
+    tasks = [SynthTask("multi_index", {"low_share": 0.5, "p": p, "r": 2}, "p", 0.5,
+                       {"non-hierarchical": float(p), "hierarchical": 2.0}) for p in (3, 4)]
+    laws = [Law(n, f, n, coef=1.0 + 0.25 * i,
+                beta=(lambda p: 0.75 * p) if f == "non-hierarchical" else 1.5)
+            for i, (n, f) in enumerate(QUICK_LEARNERS.items())]
+    seeds, ds, grid = list(seeds), [6, 8, 11, 16], n_grid(64, 8192, ratio=2.0)
+    rng = np.random.default_rng(0)
+    records = []
+    for task in tasks:
+        for law in laws:
+            recs = law_records(task, law, ds, seeds, grid, 0.1, rng)
+            if law.family != "non-hierarchical":
+                for i, r in enumerate(recs):
+                    r.fit_info = {"budget_exhausted": i % 2 == 0}
+            records += recs
+    spec = {"name": Path(run_dir).name, "eps": {"kind": "absolute", "value": 0.1},
+            "seeds": seeds, "n_grid": {"n_min": 64, "n_max": 8192, "ratio": 2.0},
+            "tasks": [{"name": t.name, "label": t.label, "params": t.params, "d": ds}
+                      for t in tasks],
+            "learners": [{"name": w.learner, "label": w.label, "params": {}} for w in laws],
+            "adaptive": False, "n_test": 1000}
+    prov = {"git_commit": "0" * 40, "hierbench_version": "0.1.0", "packages": {"numpy": "2"},
+            "cpu": "synthetic CPU", "gpu": None, "threads": 1, "hostname": "synthetic",
+            "started_at": "2026-01-01T00:00:00Z", "finished_at": "2026-01-01T00:15:00Z",
+            "command": "hierbench run quick"}
+    return write_run(run_dir, records, spec, prov)

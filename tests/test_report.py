@@ -230,7 +230,10 @@ def test_first_screen_order_and_footnotes(report):
     md = (report / "report.md").read_text()
     first = md[:md.index("## 1. Exponents")]
     assert first.index("**tasks**") < first.index("## Verdict") < first.index("| task family")
-    assert first.index("| task family") < first.index("![Does beta grow")
+    # contrast table, headline figure, then the verdict per learner (the figure stays on the
+    # first screen however many learners the run has)
+    assert first.index("| task family") < first.index("![Does beta grow") < first.index(
+        "### Verdict per learner")
     assert "not estimable (" not in md.split("## 7. Provenance")[0]  # reasons are footnotes
     assert "Not estimable because: [1] censored at every point." in first
     assert md.count("<details><summary>toy:") == 2  # exponents and n* tables, grouped by task
@@ -266,9 +269,17 @@ def test_fit_notes_and_poly_degree_labels(tmp_path):
     assert notes.loc["falkon", "approximate"] == len(range(0, n_ok, 3))
     assert notes.loc["falkon", "approximation reason (first)"] == "512 centres < n"
     assert notes.loc["mlp", "ended on budget"] == len(range(0, n_ok, 2))
+    from harness.analysis import load_spec, parse_eps
+
+    eps = parse_eps(load_spec(tmp_path).get("eps"))
+    above = sum(1 for r in net if r.status == "ok" and r.fit_info["budget_exhausted"]
+                and r.test_error > float(eps.threshold(r.top_share)[0]))
+    assert 0 < above < len(range(0, n_ok, 2))  # the laws put fits on both sides of eps
+    assert notes.loc["mlp", "on budget above eps"] == above
     assert notes.loc["poly", "degree used"] == "degree 2-3"
     md = (out / "report.md").read_text()
-    assert f"{len(range(0, n_ok, 3))} of {n_ok} falkon fits approximate" in md
+    assert f"approximate: falkon {len(range(0, n_ok, 3))} of {n_ok}" in md
+    assert f"mlp {len(range(0, n_ok, 2))} of {n_ok} ({above})" in md
     assert "| toy(p=2) | poly (degree 2-3) |" in md  # exponent row labelled with the degree
     assert "| toy(p=2) | 16 | poly (degree 3) |" in md  # n* row at d = 16
 
@@ -282,18 +293,9 @@ def test_quick_like_figures_have_short_titles_and_no_overlapping_text(tmp_path):
     from reports.figures import learning_curve_figures, nstar_figures, verdict_figures
     from reports.savefig import TEXT_BOXES, figure_formats, overlapping_texts
     from reports.style import apply_style
-    from reports.synthetic import Law, SynthTask, n_grid, synthetic_run
+    from reports.synthetic import quick_like_run
 
-    tasks = [SynthTask("multi_index", {"low_share": 0.5, "p": p, "r": 2}, "p", 0.5,
-                       {"non-hierarchical": float(p), "hierarchical": 2.0}) for p in (2, 4)]
-    names = {"krr": "non-hierarchical", "ntk": "non-hierarchical",
-             "poly_features": "non-hierarchical", "random_features": "non-hierarchical",
-             "mlp": "hierarchical", "two_layer": "hierarchical", "bfc_net": "hierarchical",
-             "layerwise": "layerwise"}
-    laws = [Law(n, f, n, coef=2.0 + i, beta=(lambda p: p) if f == "non-hierarchical" else 2.0)
-            for i, (n, f) in enumerate(names.items())]
-    run = synthetic_run(tmp_path, tasks, laws, ds=[8, 12, 16, 24], seeds=[0, 1],
-                        grid=n_grid(64, 2048, ratio=2.0))
+    run = quick_like_run(tmp_path)
     a = analyse_run(run, n_boot=10)
     a.exponents["theory_slope"] = a.exponents["theory_beta"] - 0.3  # the finite-d theory column
     apply_style()
@@ -308,7 +310,7 @@ def test_quick_like_figures_have_short_titles_and_no_overlapping_text(tmp_path):
         assert overlapping_texts(fig_boxes) == [], name
     for name in ("learning_curves_multi_index", "kappa_multi_index"):
         texts = {b[4] for b in boxes[name]}
-        assert {"p = 2, d = 8", "p = 4, d = 24"} <= texts, name  # short facet titles
+        assert {"p = 3, d = 6", "p = 4, d = 16"} <= texts, name  # short facet titles
         assert not any("low_share" in t and "d =" in t for t in texts), name
     assert "Learning curves: multi_index (low_share = 0.5, r = 2)" in {
         b[4] for b in boxes["learning_curves_multi_index"]}

@@ -171,6 +171,20 @@ def test_every_image_loads_and_the_first_screen_answers(report, tmp_path, width)
 
 
 @needs_chromium
+def test_first_screen_of_a_quick_shaped_report_holds_the_headline(tmp_path):
+    """Eight learners (quick's), so eight verdict rows and a fit-notes line: the headline figure
+    must still start on the first screen (it follows the contrast table)."""
+    from reports.synthetic import quick_like_run
+
+    out = build_report(quick_like_run(tmp_path / "run"), n_boot=20)
+    md = (out / "report.md").read_text()
+    assert "Fit notes: ended on their budget" in md and md.count("| multi_index (") >= 8
+    lay = check_page(out / "report.html", tmp_path / "profile", 1280)["layout"]
+    assert lay["verdict"] is not None and lay["verdict"] < lay["headline"]
+    assert lay["headline"] < SCREEN_HEIGHT * 0.75, lay
+
+
+@needs_chromium
 @pytest.mark.parametrize("width", WIDTHS)
 def test_screenshot_and_no_console_messages(report, tmp_path, width):
     shot = report / f"screenshot_{width}.png"
