@@ -23,6 +23,7 @@ import argparse
 import json
 import sqlite3
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -45,6 +46,9 @@ def calibration(folders: str | list[str]) -> dict[str, float]:
     folders = [folders] if isinstance(folders, str) else folders
     frames = []
     for folder in folders:
+        if not (Path(folder) / "results.sqlite").is_file():
+            raise SystemExit(f"--calibrate {folder}: no results.sqlite there (a run folder, as "
+                             "`hierbench run quick --out runs/quick` writes, is needed)")
         con = sqlite3.connect(f"file:{folder}/results.sqlite?mode=ro", uri=True)
         frames.append(pd.read_sql("select task, task_params, learner, learner_params, n, d, "
                                   "fit_wall_s from records where status = 'ok' and n >= 256",

@@ -173,3 +173,8 @@ def test_calibration_pools_run_folders(tmp_path):
     cal = estimate_cost.calibration([str(a), str(b)])
     assert cal["krr"] == pytest.approx(3.0) and cal["ntk"] == pytest.approx(0.5)
     assert estimate_cost.calibration(str(a))["krr"] == pytest.approx(2.0)
+
+
+def test_calibration_folder_without_results_is_one_line(tmp_path):
+    with pytest.raises(SystemExit, match="no results.sqlite there"):
+        estimate_cost.calibration([str(tmp_path)])
