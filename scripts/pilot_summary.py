@@ -9,11 +9,14 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
+from pathlib import Path
 
 import pandas as pd
 
 
 def load(folder: str) -> pd.DataFrame:
+    if not Path(folder, "results.sqlite").is_file():
+        sys.exit(f"{folder}: not a run folder (no results.sqlite)")
     con = sqlite3.connect(f"file:{folder}/results.sqlite?mode=ro", uri=True)
     df = pd.read_sql("select task_label, learner, label, d, n, seed, status, reason, test_error, "
                      "fit_wall_s, top_share, fit_info from records", con)
@@ -28,7 +31,7 @@ def main(folder: str) -> None:
     ok["ratio"] = ok.test_error / ok.eps
     ok["budget"] = ok.fit_info.map(lambda s: bool(json.loads(s or "{}").get("budget_exhausted")))
     cost = ok.groupby("label").fit_wall_s.agg(["count", "sum", "max"]).round(1)
-    print("\nfit wall seconds per learner (under load):\n", cost.to_string())
+    print("\nfit wall seconds per learner:\n", cost.to_string())
     print("\nper task: total fit seconds", ok.groupby("task_label").fit_wall_s.sum().round(0)
           .to_string())
     nets = ok[ok.fit_info.str.contains("budget_exhausted", na=False)]

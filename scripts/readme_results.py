@@ -61,7 +61,10 @@ def provenance_line(run_dir: Path) -> str:
 
 if __name__ == "__main__":
     run = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/quick")
-    print(provenance_line(run))
+    if not (run / "results.sqlite").is_file():
+        sys.exit(f"{run}: not a run folder (no results.sqlite)")
+    print(provenance_line(run) if (run / "provenance.json").is_file() else
+          "(no provenance.json in the run folder)")
     print()
     print(contrast_markdown(run))
     print()
