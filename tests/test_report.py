@@ -462,3 +462,16 @@ def test_learning_curve_points_over_few_seeds_are_marked(tmp_path):
     write_run(tmp_path, recs, {"name": "few"})
     lc = learning_curves(load_records(tmp_path)).sort_values("n")
     assert lc["few_seeds"].tolist() == [False, False, True, False]
+
+
+def test_fixed_n_note_combines_own_and_seed_count():
+    from reports.tables import _fixed_note
+
+    def row(common, k, total):
+        return pd.Series({"common": common, "n_fixed_ok": k, "n_seeds": total})
+
+    assert _fixed_note(row(True, 20, 20)) == ""
+    assert _fixed_note(row(False, 20, 20)) == " (own)"
+    assert _fixed_note(row(True, 1, 20)) == " (1 of 20 seeds)"
+    assert _fixed_note(row(False, 5, 20)) == " (own; 5 of 20 seeds)"
+    assert _fixed_note(row(True, float("nan"), 20)) == ""  # no fixed-n row for the curve
