@@ -26,7 +26,6 @@ from harness.store import Status
 from reports import tables as T
 from reports.contrast import (
     contrast_figures,
-    contrast_table,
     definitions_text,
     headline_blocks,
     kappa_blocks,
@@ -107,10 +106,9 @@ def first_screen(a: Analysis, figs: dict) -> list[tuple[str, object]]:
     if notes:
         blocks.append(("note", notes))
     blocks.append(("h2", "Verdict: does beta grow with depth/degree?"))
-    contrast = contrast_blocks(a)
-    has_contrast = not contrast_table(a).empty
+    blocks += contrast_blocks(a)
+    has_contrast = a.contrast is not None and not a.contrast.empty
     head = headline_figure(figs)
-    blocks += contrast
     if has_contrast and head is not None:
         blocks.append(("headline", head))
     blocks.append(("h3", "Verdict per learner"))
