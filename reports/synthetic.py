@@ -164,8 +164,12 @@ def write_run(run_dir: str | Path, records: list[Record], spec: dict,
 
 def synthetic_run(run_dir: str | Path, tasks: list[SynthTask], laws: list[Law],
                   ds: list[int], seeds: list[int], grid: list[int] | None = None,
-                  eps: dict | None = None, seed: int = 0, provenance: dict | None = None) -> Path:
-    """Write a run of ``laws`` x ``tasks`` x ``ds`` x ``seeds`` over ``grid``; returns run_dir."""
+                  eps: dict | None = None, seed: int = 0, provenance: dict | None = None,
+                  fit_info: Callable[[Law, int], dict | None] | None = None) -> Path:
+    """Write a run of ``laws`` x ``tasks`` x ``ds`` x ``seeds`` over ``grid``; returns run_dir.
+
+    ``fit_info(law, i)``: the fit_info of the i-th record of ``law`` on a task (None: the
+    record's default)."""
     grid = grid or n_grid()
     eps = eps or {"kind": "absolute", "value": 0.1}
     rng = np.random.default_rng(seed)
@@ -173,9 +177,14 @@ def synthetic_run(run_dir: str | Path, tasks: list[SynthTask], laws: list[Law],
     for task in tasks:
         thr = eps["value"] * (task.top_share if eps["kind"] == "relative" else 1.0)
         for law in laws:
-            records += law_records(task, law, ds, seeds, grid, thr, rng)
+            recs = law_records(task, law, ds, seeds, grid, thr, rng)
+            if fit_info is not None:
+                for i, r in enumerate(recs):
+                    r.fit_info = fit_info(law, i) or r.fit_info
+            records += recs
+    ratio = grid[1] / grid[0] if len(grid) > 1 else 2**0.5
     spec = {"name": Path(run_dir).name, "eps": eps, "seeds": list(seeds),
-            "n_grid": {"n_min": min(grid), "n_max": max(grid), "ratio": 2**0.5},
+            "n_grid": {"n_min": min(grid), "n_max": max(grid), "ratio": ratio},
             "tasks": [{"name": t.name, "label": t.label, "params": t.params, "d": list(ds)}
                       for t in tasks],
             "learners": [{"name": w.learner, "label": w.label, "params": {}} for w in laws],
@@ -204,13 +213,17 @@ def demo_run(run_dir: str | Path, seed: int = 0, ds: Iterable[int] = (4, 6, 8, 1
             time_coef=5e-7),
         Law("mean", "baseline", "mean", coef=1e12, beta=0.0, noise=0.0),
     ]
-    prov = {"git_commit": "0" * 40, "hierbench_version": "0.1.0", "packages": {"numpy": "2"},
-            "cpu": "synthetic CPU", "gpu": None, "threads": 1, "hostname": "synthetic",
-            "started_at": "2026-01-01T00:00:00Z", "finished_at": "2026-01-01T01:00:00Z",
-            "command": "hierbench run demo"}
     return synthetic_run(run_dir, tasks, laws, ds=list(ds), seeds=list(seeds),
                          grid=n_grid(16, n_max), eps={"kind": "absolute", "value": 0.1},
-                         seed=seed, provenance=prov if provenance else None)
+                         seed=seed, provenance=_provenance("demo", "01:00") if provenance else None)
+
+
+def _provenance(preset: str, finished: str) -> dict:
+    """A synthetic run's provenance.json: started 2026-01-01 00:00 UTC, finished at ``finished``."""
+    return {"git_commit": "0" * 40, "hierbench_version": "0.1.0", "packages": {"numpy": "2"},
+            "cpu": "synthetic CPU", "gpu": None, "threads": 1, "hostname": "synthetic",
+            "started_at": "2026-01-01T00:00:00Z", "finished_at": f"2026-01-01T{finished}:00Z",
+            "command": f"hierbench run {preset}"}
 
 
 #: quick's learners and their families (the first-screen and figure tests use quick's shape)
@@ -230,24 +243,10 @@ def quick_like_run(run_dir: str | Path, seeds: Iterable[int] = (0, 1)) -> Path:
     laws = [Law(n, f, n, coef=1.0 + 0.25 * i,
                 beta=(lambda p: 0.75 * p) if f == "non-hierarchical" else 1.5)
             for i, (n, f) in enumerate(QUICK_LEARNERS.items())]
-    seeds, ds, grid = list(seeds), [6, 8, 11, 16], n_grid(64, 8192, ratio=2.0)
-    rng = np.random.default_rng(0)
-    records = []
-    for task in tasks:
-        for law in laws:
-            recs = law_records(task, law, ds, seeds, grid, 0.1, rng)
-            if law.family != "non-hierarchical":
-                for i, r in enumerate(recs):
-                    r.fit_info = {"budget_exhausted": i % 2 == 0}
-            records += recs
-    spec = {"name": Path(run_dir).name, "eps": {"kind": "absolute", "value": 0.1},
-            "seeds": seeds, "n_grid": {"n_min": 64, "n_max": 8192, "ratio": 2.0},
-            "tasks": [{"name": t.name, "label": t.label, "params": t.params, "d": ds}
-                      for t in tasks],
-            "learners": [{"name": w.learner, "label": w.label, "params": {}} for w in laws],
-            "adaptive": False, "n_test": 1000}
-    prov = {"git_commit": "0" * 40, "hierbench_version": "0.1.0", "packages": {"numpy": "2"},
-            "cpu": "synthetic CPU", "gpu": None, "threads": 1, "hostname": "synthetic",
-            "started_at": "2026-01-01T00:00:00Z", "finished_at": "2026-01-01T00:15:00Z",
-            "command": "hierbench run quick"}
-    return write_run(run_dir, records, spec, prov)
+
+    def budget(law: Law, i: int) -> dict | None:
+        return None if law.family == "non-hierarchical" else {"budget_exhausted": i % 2 == 0}
+
+    return synthetic_run(run_dir, tasks, laws, ds=[6, 8, 11, 16], seeds=list(seeds),
+                         grid=n_grid(64, 8192, ratio=2.0), eps={"kind": "absolute", "value": 0.1},
+                         provenance=_provenance("quick", "00:15"), fit_info=budget)
